@@ -1,0 +1,35 @@
+"""Shared fixtures. Data locations come from NBCAP_DATA (the Makefile points it at ../shared)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nasbench_capacitance import paths  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    return paths.data_root()
+
+
+@pytest.fixture(scope="session")
+def nb201_table(data_root: Path) -> Path:
+    path = data_root / "nb201" / "nb201_merged.csv"
+    if not path.is_file():
+        pytest.fail(f"NB201 table not found at {path}: set NBCAP_DATA to the folder holding nb201/ and cifar10/")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar_cache(tmp_path_factory):
+    """The full CIFAR-10 uint8 cache, built once per session from the data root's JPEG archive."""
+    from nasbench_capacitance import data
+
+    cache_dir = Path(os.environ.get("NBCAP_CACHE") or tmp_path_factory.mktemp("cache"))
+    return data.load_cifar10(cache_dir=cache_dir)
