@@ -1,0 +1,170 @@
+"""SQLite results store, one file per study: runs and one row per architecture record.
+
+A *run* is a configuration plus provenance; starting a run with a configuration already in the file
+returns the existing run, so resuming is "start the same run, skip :meth:`ResultStore.done`". Each
+record is written in one transaction and the (run, architecture) pair is unique, so an interrupted
+writer never leaves half a record and a record is never stored twice.
+
+A record is a plain dict: ``index``, ``arch_str``, ``status`` ("ok", "diverged", "failed"...),
+``reason``, ``metrics`` ({metric: {epoch: value}}), ``timings`` ({phase: seconds}) and optional
+``extra`` (anything JSON-serialisable).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id),
+    arch_index INTEGER NOT NULL,
+    arch_str TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    metrics TEXT NOT NULL,
+    timings TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run_id, arch_index)
+);
+"""
+
+
+def _json(value: Any) -> str:
+    """JSON with NaN/inf written as null, so every value reads back in any JSON reader."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), sort_keys=True, allow_nan=False)
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(_json(config).encode()).hexdigest()
+
+
+class ResultStore:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=60)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._conn:
+            self._conn.executescript(SCHEMA)
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def start_run(self, config: dict, provenance: dict) -> int:
+        """The run id for ``config``: the existing one (resume) or a new one."""
+        digest = config_hash(config)
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO runs (config_hash, config, provenance, created) VALUES (?, ?, ?, ?)",
+                (digest, _json(config), _json(provenance), time.time()),
+            )
+        return int(self._conn.execute("SELECT run_id FROM runs WHERE config_hash = ?", (digest,)).fetchone()[0])
+
+    def runs(self) -> list[dict]:
+        rows = self._conn.execute("SELECT run_id, config, provenance, created FROM runs ORDER BY run_id").fetchall()
+        return [{"run_id": r[0], "config": json.loads(r[1]), "provenance": json.loads(r[2]), "created": r[3]} for r in rows]
+
+    def add_record(self, run_id: int, record: dict) -> bool:
+        """Store one architecture's record atomically; False (and nothing written) if it is already there."""
+        with self._conn:
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO records (run_id, arch_index, arch_str, status, reason, metrics, timings, extra, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, int(record["index"]), record["arch_str"], record["status"], record.get("reason"),
+                 _json(record.get("metrics", {})), _json(record.get("timings", {})), _json(record.get("extra", {})), time.time()),
+            )
+        return cursor.rowcount == 1
+
+    def done(self, run_id: int) -> set[int]:
+        """Indices already recorded for the run (whatever their status): skip these when resuming."""
+        return {r[0] for r in self._conn.execute("SELECT arch_index FROM records WHERE run_id = ?", (run_id,))}
+
+    def records(self, run_id: int) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT arch_index, arch_str, status, reason, metrics, timings, extra FROM records WHERE run_id = ? ORDER BY arch_index",
+            (run_id,),
+        ).fetchall()
+        return [
+            {"index": r[0], "arch_str": r[1], "status": r[2], "reason": r[3], "metrics": _floats(json.loads(r[4])),
+             "timings": json.loads(r[5]), "extra": json.loads(r[6])}
+            for r in rows
+        ]
+
+    def export_csv(self, run_id: int, path: str | os.PathLike) -> Path:
+        """One row per architecture; metric columns ``<metric>@<epoch>``, timing columns ``time_<phase>``."""
+        records = self.records(run_id)
+        metric_cols = sorted({f"{m}@{e}" for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
+                             key=_metric_sort_key)
+        timing_cols = sorted({p for r in records for p in r["timings"]})
+        path = Path(path)
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["index", "arch_str", "status", "reason", *metric_cols, *(f"time_{p}" for p in timing_cols)])
+            for r in records:
+                values = [_lookup(r["metrics"], col) for col in metric_cols]
+                writer.writerow([r["index"], r["arch_str"], r["status"], r["reason"] or "",
+                                 *("" if v is None or v != v else v for v in values),
+                                 *(r["timings"].get(p, "") for p in timing_cols)])
+        return path
+
+
+def _floats(metrics: dict) -> dict:
+    return {m: {e: (float("nan") if v is None else v) for e, v in by_epoch.items()} for m, by_epoch in metrics.items()}
+
+
+def _lookup(metrics: dict, column: str) -> Any:
+    name, _, epoch = column.rpartition("@")
+    return metrics.get(name, {}).get(epoch)
+
+
+def _metric_sort_key(column: str) -> tuple:
+    name, _, epoch = column.rpartition("@")
+    try:
+        return (name, float(epoch), epoch)
+    except ValueError:
+        return (name, math.inf, epoch)
+
+
+def load_records(path: str | os.PathLike, run_id: int | None = None) -> tuple[dict, list[dict]]:
+    """(run, records) of a study file; the latest run unless ``run_id`` is given."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no results store at {path}")
+    with ResultStore(path) as store:
+        runs: Iterable[dict] = store.runs()
+        runs = [r for r in runs if run_id is None or r["run_id"] == run_id]
+        if not runs:
+            raise LookupError(f"no run{'' if run_id is None else f' {run_id}'} in {path}")
+        return runs[-1], store.records(runs[-1]["run_id"])

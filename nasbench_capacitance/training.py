@@ -1,0 +1,185 @@
+"""Few-epoch training of one network with NB201's recipe; returns curves, probe records and timings.
+
+The trainer knows nothing of metrics: it records per-epoch train loss (the sample-weighted mean of
+the epoch's minibatch losses, as NB201 stores it), validation loss/accuracy and probe snapshots,
+and hands them on. Recipe defaults are NB201's (``200E.config``): SGD, Nesterov momentum 0.9,
+lr 0.1 with cosine decay to 0 updated every iteration over the whole budget, weight decay 5e-4,
+batch 256.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data import TrainingData
+from .probe import CapacitanceProbe, ProbeRecord, ProbeRecorder, ProbeSchedule
+
+PHASES = ("data", "compute", "eval", "probe")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    eval_batch_size: int = 1024
+    seed: int = 0
+    probe_batch_size: int = 256
+    strategies: tuple[str, ...] = ("weight", "gradient")
+    snapshot_every_steps: int | None = None
+    channels_last: bool = False
+    sync_timing: bool = False  # synchronise the GPU at phase boundaries so phase times are exact (slower)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "probe_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
+            raise ValueError(f"need lr > 0, weight_decay >= 0 and 0 <= momentum < 1 (got {self.lr}, {self.weight_decay}, {self.momentum})")
+
+
+@dataclass
+class TrainResult:
+    status: str  # "ok" or "diverged"
+    reason: str | None
+    epochs_completed: int
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+    valid_acc: list[float] = field(default_factory=list)
+    probe: ProbeRecord | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    diverged_epoch: int | None = None
+
+
+class _PhaseClock:
+    """Accumulates wall time per phase; optionally synchronises CUDA so asynchronous work is attributed."""
+
+    def __init__(self, device: torch.device, sync: bool):
+        self.sync = sync and device.type == "cuda"
+        self.device = device
+        self.totals: dict[str, float] = defaultdict(float)
+        self._phase: str | None = None
+        self._since = 0.0
+
+    def switch(self, phase: str | None) -> None:
+        if self.sync:
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        if self._phase is not None:
+            self.totals[self._phase] += now - self._since
+        self._phase, self._since = phase, now
+
+
+def cosine_lr(base: float, step: int, total_steps: int) -> float:
+    """NB201's cosine schedule without warm-up, from ``base`` to 0 over ``total_steps`` iterations."""
+    return 0.5 * base * (1.0 + math.cos(math.pi * step / total_steps))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images, batch_size: int) -> tuple[float, float]:
+    """(mean loss, accuracy in percent) over a device-resident split, in eval mode."""
+    model.eval()
+    loss_sum = torch.zeros((), device=images.device, dtype=torch.float64)
+    correct = torch.zeros((), device=images.device, dtype=torch.int64)
+    for x, y in images.batches(batch_size):
+        logits = model(x)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+        correct += (logits.argmax(1) == y).sum()
+    n = len(images)
+    return float(loss_sum) / n, 100.0 * float(correct) / n
+
+
+def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainResult:
+    """Train ``model`` (already on the data's device) for ``config.epochs`` epochs.
+
+    A non-finite epoch train loss stops training with status ``diverged``; the curves up to that
+    epoch are kept. If the head is a :class:`CapacitanceProbe`, snapshots are taken at
+    initialisation, after every epoch and every ``snapshot_every_steps`` steps.
+    """
+    device = data.train.device
+    clock = _PhaseClock(device, config.sync_timing)
+    started = time.perf_counter()
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+
+    head = getattr(model, "head", None)
+    recorder = None
+    if isinstance(head, CapacitanceProbe):
+        recorder = ProbeRecorder(head, config.strategies, ProbeSchedule(every_steps=config.snapshot_every_steps))
+        probe_x, probe_y = data.train.head(config.probe_batch_size)
+
+    def snapshot(epoch: float, step: int) -> None:
+        clock.switch("probe")
+        features = None
+        if recorder.needs_batch:
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                features = model.features(probe_x)
+            model.train(was_training)
+        recorder.record(epoch, step, features, probe_y)
+
+    result = TrainResult(status="ok", reason=None, epochs_completed=0)
+    if recorder is not None:
+        snapshot(0.0, 0)
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        batches = data.train.batches(config.batch_size, generator, shuffle=True, augment=True)
+        while True:
+            clock.switch("data")
+            batch = next(batches, None)
+            if batch is None:
+                break
+            x, y = batch
+            clock.switch("compute")
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(config.lr, step, total_steps)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            loss_sum += loss.detach().double() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            if recorder is not None and recorder.schedule.due_after_step(step) and step % steps_per_epoch:
+                snapshot(step / steps_per_epoch, step)
+        clock.switch("compute")
+        train_loss = float(loss_sum) / len(data.train)
+        if not math.isfinite(train_loss):
+            result.status, result.diverged_epoch = "diverged", epoch
+            result.reason = f"non-finite training loss in epoch {epoch}"
+            break
+        result.train_loss.append(train_loss)
+        result.train_acc.append(100.0 * float(correct) / len(data.train))
+        clock.switch("eval")
+        valid_loss, valid_acc = evaluate(model, data.valid, config.eval_batch_size)
+        result.valid_loss.append(valid_loss)
+        result.valid_acc.append(valid_acc)
+        result.epochs_completed = epoch
+        if recorder is not None:
+            snapshot(float(epoch), step)
+    clock.switch(None)
+    result.probe = recorder.result() if recorder is not None else None
+    result.timings = {phase: clock.totals.get(phase, 0.0) for phase in PHASES}
+    result.timings["total"] = time.perf_counter() - started
+    return result

@@ -1,0 +1,69 @@
+import math
+
+import pytest
+import torch
+
+from nasbench_capacitance import data, model, training
+from nasbench_capacitance.training import TrainConfig
+
+TINY = dict(C=2, N=2, head="probe", probe_widths=(6, 5))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(cifar_cache):
+    return data.prepare("cifar10-valid", data=cifar_cache, resolution=8, train_subset=600, valid_subset=300)
+
+
+def run(tiny_data, seed=0, **overrides):
+    torch.manual_seed(seed)
+    net = model.build_network(6111, **TINY)
+    return training.train(net, tiny_data, TrainConfig(epochs=2, batch_size=128, seed=seed, probe_batch_size=64, **overrides))
+
+
+def test_curves_snapshots_and_timings_on_real_images(tiny_data):
+    r = run(tiny_data, snapshot_every_steps=2)
+    assert r.status == "ok" and r.epochs_completed == 2
+    assert len(r.train_loss) == len(r.valid_acc) == len(r.valid_loss) == 2
+    assert all(math.isfinite(v) and 0 < v < 5 for v in r.train_loss)
+    assert 0 <= min(r.valid_acc) and max(r.valid_acc) <= 100
+    # 5 steps per epoch: snapshots at init, steps 2 and 4, end of epoch 1 (step 5), steps 6 and 8, end of epoch 2.
+    assert r.probe.steps == [0, 2, 4, 5, 6, 8, 10]
+    assert r.probe.epochs == [0.0, 0.4, 0.8, 1.0, 1.2, 1.6, 2.0]
+    assert r.probe.weights[1].shape == (7, 5, 6)
+    assert r.probe.stats["gradient"]["inputs"][0].shape == (7, 64, 8)
+    for strategy in ("weight", "gradient"):
+        beta = r.probe.beta(strategy)
+        assert beta.values.shape == (7,) and torch.isfinite(beta.values).all()
+    assert set(r.timings) == {"data", "compute", "eval", "probe", "total"}
+    assert sum(r.timings[p] for p in training.PHASES) <= r.timings["total"] * 1.01
+
+
+def test_same_seed_same_record(tiny_data):
+    a, b = run(tiny_data, seed=3), run(tiny_data, seed=3)
+    assert a.train_loss == b.train_loss and a.valid_acc == b.valid_acc
+    assert torch.equal(a.probe.weights[0], b.probe.weights[0])
+    c = run(tiny_data, seed=4)
+    assert c.train_loss != a.train_loss
+
+
+def test_non_finite_loss_is_recorded_as_diverged(tiny_data):
+    net = model.build_network(6111, **TINY)
+    with torch.no_grad():
+        net.head.layers[0].weight.fill_(float("inf"))
+    r = training.train(net, tiny_data, TrainConfig(epochs=3, batch_size=128))
+    assert r.status == "diverged" and r.diverged_epoch == 1 and r.epochs_completed == 0
+    assert "non-finite" in r.reason and r.train_loss == []
+
+
+def test_linear_head_trains_without_probe(tiny_data):
+    net = model.build_network(6111, C=2, N=1)
+    r = training.train(net, tiny_data, TrainConfig(epochs=1, batch_size=256, strategies=("weight",)))
+    assert r.status == "ok" and r.probe is None
+
+
+def test_cosine_schedule_and_config_checks():
+    assert training.cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
+    assert training.cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
+    assert training.cosine_lr(0.1, 100, 100) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
