@@ -1,0 +1,37 @@
+# Set up a virtual environment from nothing and run the tests, benchmarks and checks.
+# Data locations are configuration: NBCAP_DATA (datasets + ground truth) and NBCAP_CACHE (decoded caches).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch that installs from local disk on the project's machines; override for a GPU build.
+TORCH_SPEC ?= torch==2.13.0
+NBCAP_DATA ?= $(abspath ../shared)
+NBCAP_CACHE ?= $(abspath .cache)
+export NBCAP_DATA NBCAP_CACHE
+
+.PHONY: setup test demo bench check-params clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	@echo "nbcap run arrives with the next issue; for now see README's Python API example"
+
+bench: setup
+	$(BIN)/python benchmarks/bench_kernel.py
+	$(BIN)/python benchmarks/bench_train.py
+
+check-params: setup
+	$(BIN)/python scripts/check_params.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache *.egg-info
