@@ -27,6 +27,7 @@ demo: setup
 	@echo "nbcap run arrives with the next issue; for now see README's Python API example"
 
 bench: setup
+	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_kernel.py
 	$(BIN)/python benchmarks/bench_train.py
 
