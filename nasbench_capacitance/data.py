@@ -304,9 +304,15 @@ class DeviceImages:
                 x = self.augment(x, generator)
             yield self.normalise(x), self.y[idx]
 
-    def head(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first ``n`` images, normalised, unaugmented: a fixed batch (e.g. for the probe)."""
-        return self.normalise(self.x[:n]), self.y[:n]
+    def fixed_batch(self, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` class-balanced images chosen by ``seed``, normalised, unaugmented (e.g. the probe batch).
+
+        Splits are stored in class order for some sources, so "the first n" would be one class.
+        """
+        labels = self.y.cpu().numpy()
+        chosen = _stratified_take(labels, np.arange(len(labels)), min(n, len(labels)), seed)
+        idx = torch.from_numpy(chosen).to(self.device)
+        return self.normalise(self.x[idx]), self.y[idx]
 
 
 @dataclass

@@ -152,10 +152,14 @@ class ProbeRecorder:
     def result(self) -> ProbeRecord:
         if not self._weights:
             return ProbeRecord([], [], [], {})
-        stack = lambda snaps: [torch.stack(layer) for layer in zip(*snaps)]  # noqa: E731
         stats = {
-            strategy: {key: stack([snap[key] for snap in snaps]) for key in snaps[0]}
+            strategy: {key: _stack_layers([snap[key] for snap in snaps]) for key in snaps[0]}
             for strategy, snaps in self._stats.items()
             if snaps
         }
-        return ProbeRecord(list(self._epochs), list(self._steps), stack(self._weights), stats)
+        return ProbeRecord(list(self._epochs), list(self._steps), _stack_layers(self._weights), stats)
+
+
+def _stack_layers(snapshots: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """[[layer tensors] per snapshot] -> [per-layer tensor with a leading snapshot axis]."""
+    return [torch.stack(layer) for layer in zip(*snapshots)]

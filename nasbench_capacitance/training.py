@@ -105,7 +105,8 @@ def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainRes
 
     A non-finite epoch train loss stops training with status ``diverged``; the curves up to that
     epoch are kept. If the head is a :class:`CapacitanceProbe`, snapshots are taken at
-    initialisation, after every epoch and every ``snapshot_every_steps`` steps.
+    initialisation, after every epoch and every ``snapshot_every_steps`` steps; the probe batch's
+    features are computed in eval mode so that snapshots never change BatchNorm statistics.
     """
     device = data.train.device
     clock = _PhaseClock(device, config.sync_timing)
@@ -122,7 +123,7 @@ def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainRes
     recorder = None
     if isinstance(head, CapacitanceProbe):
         recorder = ProbeRecorder(head, config.strategies, ProbeSchedule(every_steps=config.snapshot_every_steps))
-        probe_x, probe_y = data.train.head(config.probe_batch_size)
+        probe_x, probe_y = data.train.fixed_batch(config.probe_batch_size, seed=config.seed)
 
     def snapshot(epoch: float, step: int) -> None:
         clock.switch("probe")

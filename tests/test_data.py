@@ -71,6 +71,14 @@ def test_batches_normalise_and_cover_the_split(cifar_cache):
         next(images.batches(10, shuffle=True))
 
 
+def test_fixed_batch_is_class_balanced_and_seeded(cifar_cache):
+    images = data.DeviceImages(cifar_cache.train_x[::50], cifar_cache.train_y[::50])  # class-ordered
+    x, y = images.fixed_batch(100, seed=0)
+    assert torch.bincount(y, minlength=10).tolist() == [10] * 10 and x.dtype == torch.float32
+    assert torch.equal(images.fixed_batch(100, seed=0)[0], x)
+    assert not torch.equal(images.fixed_batch(100, seed=1)[0], x)
+
+
 def _batches_in_official_layout(cifar, per_batch):
     """Real CIFAR-10 images written as the official pickled batches (``per_batch`` images each)."""
 
