@@ -2,7 +2,8 @@
 
 Modules: ``space`` (search space), ``model`` (TinyNetwork), ``probe`` and ``capacitance`` (the
 probe head and the β_eff kernel), ``data`` (CIFAR-10), ``benchmark`` (ground truth),
-``training`` (few-epoch trainer), ``metrics`` (the predictor registry), ``store`` (SQLite results).
+``training`` (few-epoch trainer), ``metrics`` (the predictor registry), ``evaluation`` (rank
+statistics), ``store`` (SQLite results).
 """
 
 __version__ = "0.1.0"

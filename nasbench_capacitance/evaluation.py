@@ -1,0 +1,122 @@
+"""Rank statistics between a predictor's scores and ground-truth accuracies.
+
+Kendall τ-b and Spearman/Pearson come from scipy; precision@top-k, bootstrap intervals and the
+partial Kendall τ (controlling for a covariate such as parameter count) are written here. Pairs
+where either value is NaN are dropped, and the number of pairs used is always reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import stats as sps
+
+from .benchmark import DEGENERATE_ACCURACY
+
+
+def _finite_pairs(*arrays: np.ndarray) -> list[np.ndarray]:
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    if len({a.shape for a in arrays}) != 1:
+        raise ValueError(f"arrays must have the same length, got {[a.shape for a in arrays]}")
+    keep = np.logical_and.reduce([np.isfinite(a) for a in arrays])
+    return [a[keep] for a in arrays]
+
+
+def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Kendall τ-b (ties handled); NaN with fewer than 3 pairs or a constant input."""
+    x, y = _finite_pairs(scores, truth)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(sps.kendalltau(x, y).statistic)
+
+
+def spearman_rho(scores: np.ndarray, truth: np.ndarray) -> float:
+    x, y = _finite_pairs(scores, truth)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(sps.spearmanr(x, y).statistic)
+
+
+def pearson_r(scores: np.ndarray, truth: np.ndarray) -> float:
+    x, y = _finite_pairs(scores, truth)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(sps.pearsonr(x, y).statistic)
+
+
+def precision_at_top(scores: np.ndarray, truth: np.ndarray, fraction: float = 0.1) -> float:
+    """Share of the top ``fraction`` by score that is also in the top ``fraction`` by truth (k = ceil(fraction n))."""
+    x, y = _finite_pairs(scores, truth)
+    if len(x) == 0:
+        return math.nan
+    k = max(1, math.ceil(fraction * len(x)))
+    top_by_score = set(np.argsort(-x, kind="stable")[:k])
+    top_by_truth = set(np.argsort(-y, kind="stable")[:k])
+    return len(top_by_score & top_by_truth) / k
+
+
+def partial_kendall_tau(scores: np.ndarray, truth: np.ndarray, control: np.ndarray) -> float:
+    """Kendall's partial τ of scores and truth with ``control`` (e.g. parameter count) held fixed.
+
+    τ_xy·z = (τ_xy − τ_xz τ_yz) / sqrt((1 − τ_xz²)(1 − τ_yz²)). A score that only counts parameters
+    drops to about 0.
+    """
+    x, y, z = _finite_pairs(scores, truth, control)
+    t_xy, t_xz, t_yz = kendall_tau(x, y), kendall_tau(x, z), kendall_tau(y, z)
+    denominator = math.sqrt(max(0.0, (1 - t_xz**2) * (1 - t_yz**2)))
+    if not denominator or math.isnan(t_xy + t_xz + t_yz):
+        return math.nan
+    return (t_xy - t_xz * t_yz) / denominator
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], scores: np.ndarray, truth: np.ndarray,
+                       resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` over resampled (score, truth) pairs."""
+    x, y = _finite_pairs(scores, truth)
+    if len(x) < 3:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(x), size=(resamples, len(x)))
+    values = np.array([statistic(x[d], y[d]) for d in draws])
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return math.nan, math.nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    n: int
+    kendall_tau: float
+    kendall_low: float
+    kendall_high: float
+    spearman_rho: float
+    spearman_low: float
+    spearman_high: float
+    pearson_r: float
+    precision_top10: float
+    kendall_tau_given_params: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def correlate(scores: np.ndarray, truth: np.ndarray, params: np.ndarray | None = None,
+              resamples: int = 1000, seed: int = 0) -> Correlation:
+    """Every rank statistic of one predictor against ground truth, with 95% bootstrap intervals."""
+    x, y = _finite_pairs(scores, truth)
+    k_low, k_high = bootstrap_interval(kendall_tau, x, y, resamples, seed=seed)
+    s_low, s_high = bootstrap_interval(spearman_rho, x, y, resamples, seed=seed)
+    partial = partial_kendall_tau(scores, truth, params) if params is not None else math.nan
+    return Correlation(len(x), kendall_tau(x, y), k_low, k_high, spearman_rho(x, y), s_low, s_high,
+                       pearson_r(x, y), precision_at_top(x, y, 0.1), partial)
+
+
+def non_degenerate(truth: np.ndarray, threshold: float = DEGENERATE_ACCURACY) -> np.ndarray:
+    """Mask of architectures above chance level (ground truth > 10.5% by default)."""
+    return np.asarray(truth, dtype=float) > threshold
