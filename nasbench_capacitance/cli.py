@@ -1,32 +1,140 @@
-"""The ``nbcap`` command. The main-job subcommands (run, report, score, data) arrive with the next issue."""
+"""The ``nbcap`` command: run a study, rebuild its report, score one architecture, inspect the data."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 
-from . import __version__
+from . import __version__, config
 
-PLANNED = {
-    "run": "train and score a sample of NB201 and compare with the benchmark",
-    "report": "rebuild the tables and figures of a study directory",
-    "score": "train and score one architecture (the proxy use)",
-    "data": "show where datasets and ground truth are looked for, and prepare the CIFAR-10 cache",
-}
+
+def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
+    p.add_argument("--preset", choices=config.PRESETS, help=default_help)
+    p.add_argument("--config", metavar="FILE", help="a TOML file (same sections as the presets)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one key, e.g. --set train.epochs=4 (repeatable)")
+
+
+def _load(args: argparse.Namespace) -> dict:
+    cfg = config.load(args.preset, args.config, args.overrides)
+    if getattr(args, "workers", None):
+        cfg = config.merge(cfg, {"run": {"workers": args.workers}}, "--workers")
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .report import write_report
+    from .runner import run_study
+
+    cfg = _load(args)
+    print(f"nbcap run: {cfg['sample']['archs'] if not cfg['sample']['indices'] else len(cfg['sample']['indices'])} "
+          f"architectures, C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
+          f"{cfg['train']['epochs']} epochs, target {cfg['ground_truth']['target']} -> {args.out}", file=sys.stderr)
+    try:
+        run_study(cfg, args.out)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished architectures are saved; run the same command to resume", file=sys.stderr)
+        return 130
+    write_report(args.out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    write_report(args.dir, figures=not args.no_figures)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from . import metrics, space
+    from .evaluate import evaluate_architecture
+
+    cfg = _load(args)
+    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    for name in names or []:
+        metrics.get(name)
+    arch = space.Arch.parse(args.arch)
+    epochs = cfg["train"]["epochs"] if args.epochs is None else args.epochs
+    if epochs == 0:
+        needing = [n for n in (names or []) if metrics.get(n).needs_training]
+        if needing or not names:
+            raise config.ConfigError(f"--epochs 0 scores without training; {', '.join(needing) or 'the default metrics'} "
+                                     "need training: pass --metrics with training-free metrics (e.g. params,flops) or --epochs >= 1")
+        record = {"index": arch.index, "arch_str": arch.to_string(), "status": "ok", "reason": None,
+                  "metrics": metrics.compute(names, None, arch), "timings": {}}
+    else:
+        cfg = config.merge(cfg, {"train": {"epochs": epochs}}, "--epochs")
+        record = evaluate_architecture(arch, cfg)
+        if names:
+            record["metrics"] = {n: record["metrics"][n] for n in names if n in record["metrics"]}
+            missing = [n for n in names if n not in record["metrics"]]
+            if missing and record["status"] == "ok":
+                raise config.ConfigError(f"metrics {missing} are not produced by this configuration (train.strategies?)")
+        record.pop("extra", None)
+    clean = json.loads(json.dumps(record, default=float).replace("NaN", "null"))
+    if args.json:
+        print(json.dumps(clean))
+    else:
+        print(json.dumps(clean, indent=1))
+    return 0 if record["status"] == "ok" else 1
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import data, paths
+
+    root, cache = paths.data_root(args.data_root), paths.cache_root()
+    print(f"data root  {root}  (set {paths.DATA_ENV} or --data-root)")
+    print(f"cache      {cache}  (set {paths.CACHE_ENV})")
+    print("CIFAR-10 sources, in the order they are tried:")
+    for p in data.candidate_sources(root):
+        print(f"  [{'x' if data._looks_usable(p) else ' '}] {p}")
+    table = Path(root) / "nb201" / "nb201_merged.csv"
+    print(f"NB201 ground truth:\n  [{'x' if table.is_file() else ' '}] {table}")
+    if args.prepare:
+        cifar = data.load_cifar10(data_root=root)
+        print(f"CIFAR-10 cache ready: {len(cifar.train_x)} train + {len(cifar.test_x)} test images from {cifar.source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nbcap", description="Neural capacitance (β_eff) on NAS-Bench-201.")
+    parser.add_argument("--version", action="version", version=f"nbcap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="train and score a sample of NB201, compare with the benchmark")
+    _config_args(p, f"a packaged configuration (default {config.DEFAULT_PRESET} unless --config is given)")
+    p.add_argument("--out", required=True, metavar="DIR", help="study directory; the same DIR resumes")
+    p.add_argument("--workers", type=int, help="evaluate architectures in N processes")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("report", help="rebuild tables and figures from a study directory")
+    p.add_argument("dir")
+    p.add_argument("--no-figures", action="store_true")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("score", help="train and score one architecture; print its record as JSON")
+    p.add_argument("arch", help="NB201 index or architecture string")
+    p.add_argument("--metrics", help="comma-separated metric names (default: all the run yields)")
+    p.add_argument("--epochs", type=int, help="training epochs (0: training-free metrics only)")
+    p.add_argument("--json", action="store_true", help="one JSON object on one line")
+    _config_args(p, "configuration for training (default quick)")
+    p.set_defaults(func=cmd_score)
+    p = sub.add_parser("data", help="where datasets and ground truth are looked for; --prepare builds the cache")
+    p.add_argument("--data-root", help=f"instead of ${'NBCAP_DATA'}")
+    p.add_argument("--prepare", action="store_true", help="decode CIFAR-10 into the uint8 cache now")
+    p.set_defaults(func=cmd_data)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nbcap", description="Neural capacitance (β_eff) on NAS-Bench-201.")
-    parser.add_argument("--version", action="version", version=f"nbcap {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    for name, text in PLANNED.items():
-        sub.add_parser(name, help=f"{text} (not yet)")
-    args, _ = parser.parse_known_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    print(f"nbcap {args.command}: not yet", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (config.ConfigError, FileNotFoundError, LookupError, PermissionError, RuntimeError, ValueError) as exc:
+        print(f"nbcap {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

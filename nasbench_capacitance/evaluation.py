@@ -66,9 +66,9 @@ def partial_kendall_tau(scores: np.ndarray, truth: np.ndarray, control: np.ndarr
     """
     x, y, z = _finite_pairs(scores, truth, control)
     t_xy, t_xz, t_yz = kendall_tau(x, y), kendall_tau(x, z), kendall_tau(y, z)
-    denominator = math.sqrt(max(0.0, (1 - t_xz**2) * (1 - t_yz**2)))
-    if not denominator or math.isnan(t_xy + t_xz + t_yz):
-        return math.nan
+    if math.isnan(t_xy + t_xz + t_yz) or max(abs(t_xz), abs(t_yz)) > 1 - 1e-9:
+        return math.nan  # a score (or truth) that is a monotone function of the control has no partial τ
+    denominator = math.sqrt((1 - t_xz**2) * (1 - t_yz**2))
     return (t_xy - t_xz * t_yz) / denominator
 
 

@@ -57,4 +57,4 @@ def compute(names: Iterable[str], result: TrainResult | None, arch: Arch) -> dic
     return {name: get(name)(result, arch) for name in names}
 
 
-from . import beta, curves  # noqa: E402,F401  (registration side effect of importing the package)
+from . import beta, cost, curves  # noqa: E402,F401  (registration side effect of importing the package)

@@ -1,0 +1,136 @@
+"""Study configuration: packaged TOML presets, user TOML files and ``--set section.key=value`` overrides.
+
+Every key has a default here, so a typo or a value of the wrong type is an error that lists the
+valid keys. TOML has no null: ``0`` or ``""`` mean "not set" where the comment says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.resources
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESETS = ("smoke", "quick", "study", "paper")
+DEFAULT_PRESET = "quick"
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "sample": {"archs": 36, "unique": True, "indices": []},  # indices: explicit list instead of a sample
+    "model": {"C": 8, "N": 5, "probe_widths": [64, 64]},
+    "data": {"split": "cifar10-valid", "resolution": 16, "train_images": 0, "valid_images": 0,  # 0: all
+             "source": "", "data_root": ""},  # "": found under NBCAP_DATA
+    "train": {"epochs": 3, "batch_size": 256, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+              "eval_batch_size": 1024, "probe_batch_size": 256, "strategies": ["weight", "gradient"],
+              "snapshot_every_steps": 0, "channels_last": False},  # 0: snapshots only at init and epoch ends
+    "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv
+    "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5},
+    "run": {"seed": 0, "device": "auto", "workers": 1},  # device: auto | cpu | cuda | cuda:N
+}
+
+
+class ConfigError(ValueError):
+    """A configuration the user wrote is invalid; the message lists what is valid."""
+
+
+def _valid_keys() -> str:
+    return ", ".join(f"{s}.{k}" for s, keys in DEFAULTS.items() for k in keys)
+
+
+def _check_type(section: str, key: str, value: Any) -> Any:
+    default = DEFAULTS[section][key]
+    where = f"{section}.{key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+    return value
+
+
+def merge(base: dict, update: dict, origin: str) -> dict:
+    """``base`` updated by ``update``; unknown sections or keys and wrong types are errors."""
+    out = copy.deepcopy(base)
+    for section, values in update.items():
+        if section not in DEFAULTS or not isinstance(values, dict):
+            raise ConfigError(f"{origin}: unknown section {section!r}; valid keys: {_valid_keys()}")
+        for key, value in values.items():
+            if key not in DEFAULTS[section]:
+                raise ConfigError(f"{origin}: unknown key {section}.{key}; valid keys: {_valid_keys()}")
+            out[section][key] = _check_type(section, key, value)
+    return out
+
+
+def parse_override(text: str) -> dict:
+    """``section.key=value`` -> {section: {key: value}}; the value is read as TOML, else as a string."""
+    name, sep, raw = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot:
+        raise ConfigError(f"--set expects section.key=value (e.g. train.epochs=3), got {text!r}; valid keys: {_valid_keys()}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return {section: {key: value}}
+
+
+def preset_path(name: str) -> Path:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return Path(str(importlib.resources.files(__package__).joinpath("presets", f"{name}.toml")))
+
+
+def read_toml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def load(preset: str | None = None, path: str | Path | None = None, overrides: list[str] = ()) -> dict:
+    """Defaults <- preset (default ``quick``, unless a file is given) <- file <- overrides, validated."""
+    cfg = copy.deepcopy(DEFAULTS)
+    if preset or not path:
+        name = preset or DEFAULT_PRESET
+        cfg = merge(cfg, read_toml(preset_path(name)), f"preset {name}")
+    if path:
+        cfg = merge(cfg, read_toml(path), str(path))
+    for text in overrides:
+        cfg = merge(cfg, parse_override(text), f"--set {text}")
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    """Checks across keys, with the fix in the message."""
+    for section, key in (("sample", "archs"), ("model", "C"), ("model", "N"), ("train", "epochs"), ("run", "workers")):
+        if cfg[section][key] < 1:
+            raise ConfigError(f"{section}.{key} must be at least 1, got {cfg[section][key]}")
+    if len(cfg["model"]["probe_widths"]) < 2:
+        raise ConfigError("model.probe_widths needs at least two hidden widths (β_eff of a one-hidden-layer probe is 0)")
+    if cfg["data"]["split"] not in ("cifar10", "cifar10-valid"):
+        raise ConfigError(f"data.split must be cifar10 or cifar10-valid, got {cfg['data']['split']!r}")
+    if not 8 <= cfg["data"]["resolution"] <= 32:
+        raise ConfigError(f"data.resolution must be between 8 and 32, got {cfg['data']['resolution']}")
+    unknown = [s for s in cfg["train"]["strategies"] if s not in ("weight", "gradient", "hessian")]
+    if unknown:
+        raise ConfigError(f"train.strategies: unknown {unknown}; choose from weight, gradient, hessian")

@@ -1,0 +1,41 @@
+"""Parameter count and FLOPs of the full NB201 network (C=16, N=5, 10 classes, 32x32 input).
+
+Counted on the meta device (no memory, no initialisation). FLOPs are multiply-accumulates of every
+convolution and linear layer plus the linear bias, as xautodl's ``get_model_infos`` counts them, so
+both equal the NB201 table's ``params_mb_c10`` / ``flops_m_c10`` (in millions).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..model import build_network, count_parameters
+from ..space import Arch
+from . import Metric, register
+
+
+def nb201_costs(arch: Arch) -> tuple[float, float]:
+    """(parameters, FLOPs), both in millions, of NB201's network for ``arch``."""
+    total = [0]
+
+    def count(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            total[0] += output[0].numel() * module.in_channels // module.groups * k
+        else:
+            total[0] += module.in_features * module.out_features + (module.out_features if module.bias is not None else 0)
+
+    with torch.device("meta"):
+        net = build_network(arch, C=16, N=5, num_classes=10)
+        hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        with torch.no_grad():
+            net(torch.zeros(1, 3, 32, 32))
+    for h in hooks:
+        h.remove()
+    return count_parameters(net) / 1e6, total[0] / 1e6
+
+
+register(Metric("params", +1, False, "parameters of the NB201 network (M), a known strong baseline",
+                lambda r, a: {"0": nb201_costs(a)[0]}))
+register(Metric("flops", +1, False, "FLOPs of the NB201 network at 32x32 (M)", lambda r, a: {"0": nb201_costs(a)[1]}))

@@ -1,0 +1,112 @@
+"""Join stored records with ground truth: the correlation table, its CSV/JSON, the figures, the printout.
+
+Everything here reads the study directory alone (``results.db``), so ``nbcap report DIR`` rebuilds
+every output of ``nbcap run`` without training anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from . import evaluation, metrics, paths
+from .benchmark import GroundTruth
+from .runner import DB_NAME
+from .store import ResultStore, load_records
+
+SUBSETS = ("all", "non-degenerate")
+
+
+def ground_truth_for(cfg: dict) -> GroundTruth:
+    table = cfg["ground_truth"]["table"] or paths.data_root(cfg["data"]["data_root"] or None) / "nb201" / "nb201_merged.csv"
+    return GroundTruth.from_table(table, target=cfg["ground_truth"]["target"])
+
+
+def score_matrix(records: list[dict]) -> dict[tuple[str, str], np.ndarray]:
+    """{(metric, epoch): scores aligned with ``records``} (NaN where a record has no value)."""
+    keys = sorted({(m, e) for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
+                  key=lambda k: (k[0], float(k[1])))
+    return {k: np.array([r["metrics"].get(k[0], {}).get(k[1], math.nan) for r in records], dtype=float) for k in keys}
+
+
+def correlation_rows(records: list[dict], truth: np.ndarray, resamples: int, degenerate_below: float) -> list[dict]:
+    params = np.array([r["metrics"].get("params", {}).get("0", math.nan) for r in records], dtype=float)
+    keep = evaluation.non_degenerate(truth, degenerate_below)
+    rows = []
+    for (metric, epoch), scores in score_matrix(records).items():
+        for subset in SUBSETS:
+            mask = keep if subset == "non-degenerate" else np.ones_like(keep)
+            c = evaluation.correlate(scores[mask], truth[mask], params[mask], resamples=resamples)
+            rows.append({"metric": metric, "epoch": epoch, "subset": subset, **c.as_dict()})
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows)
+
+
+def _final_rows(rows: list[dict]) -> list[dict]:
+    """Per metric, the row of its largest epoch budget (all architectures), sorted by τ."""
+    final: dict[str, dict] = {}
+    for row in rows:
+        if row["subset"] == "all" and (row["metric"] not in final or float(row["epoch"]) > float(final[row["metric"]]["epoch"])):
+            final[row["metric"]] = row
+    return sorted(final.values(), key=lambda r: -np.nan_to_num(r["kendall_tau"], nan=-2))
+
+
+def format_table(rows: list[dict], target_label: str, statuses: dict[str, int]) -> str:
+    """The printed summary; at most 100 columns wide."""
+    by_key = {(r["metric"], r["epoch"], r["subset"]): r for r in rows}
+    fmt = lambda v: "   nan" if v is None or math.isnan(v) else f"{v:6.3f}"  # noqa: E731
+    lines = [f"ground truth: {target_label}", "architectures: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
+             f"{'metric':<15}{'epoch':>5} {'n':>4} {'tau':>6} {'95% CI':>15} {'rho':>6} {'P@10%':>6} {'tau>10.5%':>9} {'tau|params':>10}"]
+    for r in _final_rows(rows):
+        nd = by_key.get((r["metric"], r["epoch"], "non-degenerate"), {})
+        lines.append(f"{r['metric']:<15}{r['epoch']:>5} {r['n']:>4} {fmt(r['kendall_tau'])} "
+                     f"[{fmt(r['kendall_low'])},{fmt(r['kendall_high'])}] {fmt(r['spearman_rho'])} {fmt(r['precision_top10'])} "
+                     f"{fmt(nd.get('kendall_tau', math.nan)):>9} {fmt(r['kendall_tau_given_params']):>10}")
+    lines.append("higher score = better for every metric; all epoch budgets are in correlations.csv")
+    return "\n".join(lines)
+
+
+def write_report(out_dir: str | Path, stream: TextIO = sys.stdout, figures: bool = True) -> list[dict]:
+    """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``."""
+    out = Path(out_dir)
+    db = out / DB_NAME
+    if not db.is_file():
+        raise FileNotFoundError(f"{db} not found: run `nbcap run --out {out}` first")
+    run, records = load_records(db)
+    cfg = run["config"]
+    if not records:
+        raise LookupError(f"{db} holds no records yet")
+    gt = ground_truth_for(cfg)
+    truth = gt.accuracies([r["index"] for r in records])
+    rows = correlation_rows(records, truth, cfg["evaluation"]["bootstrap"], cfg["evaluation"]["degenerate_below"])
+    with ResultStore(db) as store:
+        store.export_csv(run["run_id"], out / "records.csv")
+    _write_csv(out / "correlations.csv", rows)
+    statuses: dict[str, int] = {}
+    for r in records:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    meta = {"config": cfg, "provenance": run["provenance"], "ground_truth": gt.provenance(), "statuses": statuses,
+            "metrics": {m.name: m.description for m in metrics.REGISTRY.values()}}
+    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
+    (out / "correlations.json").write_text(json.dumps({"provenance": meta, "correlations": clean}, indent=1))
+    if figures:
+        from . import plots
+
+        plots.write_all(out, records, truth, rows, gt.target.label)
+    stream.write(format_table(rows, gt.target.label, statuses) + "\n")
+    failed = [r for r in records if r["status"] != "ok"]
+    for r in failed:
+        stream.write(f"  arch {r['index']}: {r['status']}: {r['reason']}\n")
+    return rows

@@ -1,0 +1,97 @@
+"""The command line on the smoke preset: run, kill-and-resume, report, score, config errors."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nasbench_capacitance import cli, config
+
+NBCAP = [sys.executable, "-m", "nasbench_capacitance.cli"]
+
+
+def count_records(db):
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_killed_run_resumes_without_losing_or_duplicating(tmp_path, nb201_table):
+    out = tmp_path / "study"
+    cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while count_records(out / "results.db") < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = count_records(out / "results.db")
+    assert 1 <= killed_at < 6, "the run should be killed midway"
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming: {killed_at} of 6" in done.stderr
+    with sqlite3.connect(out / "results.db") as conn:
+        rows = conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall()
+    assert len(rows) == 6 and all(n == 1 for _, n in rows)
+    for name in ("records.csv", "correlations.csv", "correlations.json", "tau_vs_epoch.png", "beta_vs_accuracy.png", "beta_trajectories.png"):
+        assert (out / name).is_file(), name
+    assert "ground truth: cifar10-valid / x-valid / 200 epochs" in done.stdout
+    assert max(len(line) for line in done.stdout.splitlines()) <= 100
+    # The report is rebuilt from the store alone.
+    (out / "correlations.csv").unlink()
+    report = subprocess.run(NBCAP + ["report", str(out)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0 and (out / "correlations.csv").is_file()
+    meta = json.loads((out / "correlations.json").read_text())["provenance"]
+    assert meta["ground_truth"]["epochs"] == 200 and meta["provenance"]["torch"]
+
+
+def test_score_prints_one_json_object(capsys):
+    assert cli.main(["score", "6111", "--metrics", "params,flops", "--epochs", "0", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["index"] == 6111 and record["metrics"]["params"]["0"] == pytest.approx(1.073466)
+    assert record["metrics"]["flops"]["0"] == pytest.approx(153.27297)
+    assert cli.main(["score", "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", "--preset", "smoke",
+                     "--metrics", "beta_weight,val_acc", "--epochs", "1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record["metrics"]) == {"beta_weight", "val_acc"} and list(record["metrics"]["val_acc"]) == ["1"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--preset", "smoke", "--set", "train.epoch=2", "--out", "x"], "unknown key train.epoch; valid keys: sample.archs"),
+    (["run", "--preset", "smoke", "--set", "train.epochs=two", "--out", "x"], "train.epochs must be an integer"),
+    (["score", "6111", "--metrics", "beta", "--epochs", "0"], "unknown metric 'beta'"),
+    (["score", "6111", "--metrics", "val_acc", "--epochs", "0"], "need training"),
+    (["score", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--epochs", "0", "--metrics", "params"], "bad token"),
+    (["report", "/nonexistent/study"], "not found"),
+])
+def test_user_errors_are_one_clear_line(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_config_file_and_presets(tmp_path):
+    path = tmp_path / "my.toml"
+    path.write_text("[sample]\narchs = 7\n[train]\nepochs = 1\n")
+    cfg = config.load(path=path, overrides=["data.split=cifar10"])
+    assert cfg["sample"]["archs"] == 7 and cfg["data"]["split"] == "cifar10" and cfg["model"]["C"] == config.DEFAULTS["model"]["C"]
+    for preset in config.PRESETS:
+        assert config.load(preset)["model"]["N"] == 5 or preset == "smoke"
+    path.write_text("[sampel]\narchs = 7\n")
+    with pytest.raises(config.ConfigError, match="unknown section 'sampel'"):
+        config.load(path=path)
+
+
+def test_data_command_lists_what_it_looks_for(capsys, data_root):
+    assert cli.main(["data", "--data-root", str(data_root)]) == 0
+    out = capsys.readouterr().out
+    assert "[x]" in out and "cifar10-jpeg.tar.gz" in out and "nb201_merged.csv" in out
