@@ -24,7 +24,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 demo: setup
-	@echo "nbcap run arrives with the next issue; for now see README's Python API example"
+	$(BIN)/nbcap run --preset quick --out out/quick
 
 bench: setup
 	$(BIN)/python benchmarks/bench_data.py
