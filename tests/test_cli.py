@@ -95,3 +95,12 @@ def test_data_command_lists_what_it_looks_for(capsys, data_root):
     assert cli.main(["data", "--data-root", str(data_root)]) == 0
     out = capsys.readouterr().out
     assert "[x]" in out and "cifar10-jpeg.tar.gz" in out and "nb201_merged.csv" in out
+
+
+def test_workers_store_every_architecture_once(tmp_path, nb201_table):
+    out = tmp_path / "pool"
+    done = subprocess.run(NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--workers", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(out / "results.db") as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT arch_index) FROM records").fetchone() == (4, 4)
