@@ -16,18 +16,12 @@ import time
 import torch
 
 from nasbench_capacitance import data, metrics, model, space, training
+from reduced_config import add_reduced_config_args
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--C", type=int, default=8)
-    p.add_argument("--N", type=int, default=5)
-    p.add_argument("--resolution", type=int, default=16)
-    p.add_argument("--train-images", type=int, default=10000)
-    p.add_argument("--valid-images", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--archs", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
+    add_reduced_config_args(p, archs=3)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--channels-last", action="store_true")
     args = p.parse_args()

@@ -16,20 +16,14 @@ import numpy as np
 import torch
 
 from nasbench_capacitance import benchmark, data, evaluation, metrics, model, paths, space, training
+from reduced_config import add_reduced_config_args
 
 METRICS = ("beta_weight", "beta_gradient", "val_acc", "val_loss", "tse", "tse_e", "tse_ema", "sovl")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--archs", type=int, default=16)
-    p.add_argument("--C", type=int, default=8)
-    p.add_argument("--N", type=int, default=5)
-    p.add_argument("--resolution", type=int, default=16)
-    p.add_argument("--train-images", type=int, default=10000)
-    p.add_argument("--valid-images", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    add_reduced_config_args(p, archs=16)
     p.add_argument("--target", default="c10valid_xvalid_200_v10")
     p.add_argument("--table", default=str(paths.data_root() / "nb201" / "nb201_merged.csv"))
     args = p.parse_args()
