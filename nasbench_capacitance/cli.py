@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from . import __version__, config
@@ -50,35 +49,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from . import metrics, space
-    from .evaluate import evaluate_architecture
+    from .evaluate import check_producible, evaluate_architecture
 
     cfg = _load(args)
+    if args.epochs is not None:
+        cfg = config.merge(cfg, {"train": {"epochs": args.epochs}}, "--epochs")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
-    for name in names or []:
-        metrics.get(name)
-    arch = space.Arch.parse(args.arch)
-    epochs = cfg["train"]["epochs"] if args.epochs is None else args.epochs
-    if epochs == 0:
-        needing = [n for n in (names or []) if metrics.get(n).needs_training]
-        if needing or not names:
-            raise config.ConfigError(f"--epochs 0 scores without training; {', '.join(needing) or 'the default metrics'} "
-                                     "need training: pass --metrics with training-free metrics (e.g. params,flops) or --epochs >= 1")
-        record = {"index": arch.index, "arch_str": arch.to_string(), "status": "ok", "reason": None,
-                  "metrics": metrics.compute(names, None, arch), "timings": {}}
-    else:
-        cfg = config.merge(cfg, {"train": {"epochs": epochs}}, "--epochs")
-        record = evaluate_architecture(arch, cfg)
-        if names:
-            record["metrics"] = {n: record["metrics"][n] for n in names if n in record["metrics"]}
-            missing = [n for n in names if n not in record["metrics"]]
-            if missing and record["status"] == "ok":
-                raise config.ConfigError(f"metrics {missing} are not produced by this configuration (train.strategies?)")
-        record.pop("extra", None)
+    if names:
+        for name in names:
+            metrics.get(name)
+        wanted = [n[len("beta_"):] for n in names if n.startswith("beta_")]
+        strategies = list(dict.fromkeys([*cfg["train"]["strategies"], *wanted]))
+        cfg = config.merge(cfg, {"train": {"strategies": strategies}}, "--metrics")
+        check_producible(names, cfg)
+    record = evaluate_architecture(space.Arch.parse(args.arch), cfg, names=names)
+    errors = record.pop("extra", {}).get("proxy_errors")
+    if errors:
+        record["errors"] = errors
     clean = json.loads(json.dumps(record, default=float).replace("NaN", "null"))
-    if args.json:
-        print(json.dumps(clean))
-    else:
-        print(json.dumps(clean, indent=1))
+    print(json.dumps(clean) if args.json else json.dumps(clean, indent=1))
     return 0 if record["status"] == "ok" else 1
 
 
@@ -117,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="train and score one architecture; print its record as JSON")
     p.add_argument("arch", help="NB201 index or architecture string")
     p.add_argument("--metrics", help="comma-separated metric names (default: all the run yields)")
-    p.add_argument("--epochs", type=int, help="training epochs (0: training-free metrics only)")
+    p.add_argument("--epochs", type=int, help="training epochs (0: costs and zero-cost proxies only, no training)")
     p.add_argument("--json", action="store_true", help="one JSON object on one line")
     _config_args(p, "configuration for training (default quick)")
     p.set_defaults(func=cmd_score)

@@ -29,7 +29,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
               "eval_batch_size": 1024, "probe_batch_size": 256, "strategies": ["weight", "gradient"],
               "snapshot_every_steps": 0, "channels_last": False},  # 0: snapshots only at init and epoch ends
     "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv
-    "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5},
+    "proxies": {"names": ["all"], "batch_size": 64},  # zero-cost proxies at initialisation; ["all"] or [] or names
+    "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5, "calibration": 0.3},  # calibration: share of the
+    # sample that fits the calibrated predictors (lcsvr, beta_ridge); they are scored on the rest
     "run": {"seed": 0, "device": "auto", "workers": 1},  # device: auto | cpu | cuda | cuda:N
 }
 
@@ -122,9 +124,19 @@ def load(preset: str | None = None, path: str | Path | None = None, overrides: l
 
 def validate(cfg: dict) -> None:
     """Checks across keys, with the fix in the message."""
-    for section, key in (("sample", "archs"), ("model", "C"), ("model", "N"), ("train", "epochs"), ("run", "workers")):
+    for section, key in (("sample", "archs"), ("model", "C"), ("model", "N"), ("run", "workers"), ("proxies", "batch_size")):
         if cfg[section][key] < 1:
             raise ConfigError(f"{section}.{key} must be at least 1, got {cfg[section][key]}")
+    if cfg["train"]["epochs"] < 0:
+        raise ConfigError(f"train.epochs must be 0 (zero-cost proxies only) or more, got {cfg['train']['epochs']}")
+    if not 0 <= cfg["evaluation"]["calibration"] < 1:
+        raise ConfigError(f"evaluation.calibration is a share of the sample in [0, 1), got {cfg['evaluation']['calibration']}")
+    from . import metrics  # the registry imports torch: only when a config is checked
+
+    proxies = metrics.available("init")
+    unknown = [n for n in cfg["proxies"]["names"] if n != "all" and n not in proxies]
+    if unknown:
+        raise ConfigError(f"proxies.names: unknown {unknown}; use [\"all\"], [] or names from {', '.join(proxies)}")
     if len(cfg["model"]["probe_widths"]) < 2:
         raise ConfigError("model.probe_widths needs at least two hidden widths (β_eff of a one-hidden-layer probe is 0)")
     if cfg["data"]["split"] not in ("cifar10", "cifar10-valid"):

@@ -304,15 +304,19 @@ class DeviceImages:
                 x = self.augment(x, generator)
             yield self.normalise(x), self.y[idx]
 
-    def fixed_batch(self, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` class-balanced images chosen by ``seed``, normalised, unaugmented (e.g. the probe batch).
+    def fixed_batch(self, n: int, seed: int = 0, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` class-balanced images chosen by ``seed``, normalised (e.g. the probe batch, the proxies' batch).
 
         Splits are stored in class order for some sources, so "the first n" would be one class.
+        ``augment`` applies the training augmentations with a generator seeded by ``seed``.
         """
         labels = self.y.cpu().numpy()
         chosen = _stratified_take(labels, np.arange(len(labels)), min(n, len(labels)), seed)
         idx = torch.from_numpy(chosen).to(self.device)
-        return self.normalise(self.x[idx]), self.y[idx]
+        x = self.x[idx]
+        if augment:
+            x = self.augment(x, torch.Generator(device=self.device).manual_seed(seed))
+        return self.normalise(x), self.y[idx]
 
 
 @dataclass

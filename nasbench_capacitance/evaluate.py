@@ -1,4 +1,4 @@
-"""Evaluate one architecture: build, train with the probe, score with every metric; one plain record.
+"""Evaluate one architecture: costs, zero-cost proxies, training with the probe, every metric; one plain record.
 
 Everything else (runner, store, CLI, a NAS search using this as a proxy) is built around
 :func:`evaluate_architecture`. A failure inside (out of memory, a bug exposed by an odd cell) becomes
@@ -7,6 +7,7 @@ a record with status ``failed`` and its reason, so a study carries on.
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 import traceback
@@ -15,6 +16,7 @@ import torch
 
 from . import __version__, metrics
 from .data import TrainingData, prepare
+from .metrics import zero_cost
 from .model import build_network
 from .space import Arch
 from .training import TrainConfig, train
@@ -46,10 +48,31 @@ def prepare_data(cfg: dict, device: torch.device) -> TrainingData:
                    data_root=d["data_root"] or None, channels_last=cfg["train"]["channels_last"])
 
 
+def proxy_names(cfg: dict) -> list[str]:
+    """The zero-cost proxies the configuration asks for (``proxies.names``; ``"all"`` means every one)."""
+    wanted = cfg["proxies"]["names"]
+    return metrics.available("init") if "all" in wanted else list(dict.fromkeys(wanted))
+
+
 def metric_names(cfg: dict) -> list[str]:
-    """The metrics one training run yields under ``cfg``: β_eff per recorded strategy, curves, costs."""
-    names = [f"beta_{s}" for s in cfg["train"]["strategies"]]
-    return names + [m.name for m in metrics.REGISTRY.values() if not m.name.startswith("beta_")]
+    """The per-architecture metrics one evaluation under ``cfg`` yields: costs, proxies, then the run's curves."""
+    names = metrics.available("arch") + proxy_names(cfg)
+    if cfg["train"]["epochs"] > 0:
+        names += [f"beta_{s}" for s in cfg["train"]["strategies"]]
+        names += [n for n in metrics.available("curve") if not n.startswith("beta_")]
+    return names
+
+
+def check_producible(names: list[str], cfg: dict) -> None:
+    """A clear error for metrics this configuration cannot produce for one architecture."""
+    for name in names:
+        metric = metrics.get(name)
+        if metric.kind == "calibrated":
+            raise ValueError(f"{name} is fitted on a calibration set of architectures: run a study (nbcap run) and read its report")
+        if metric.kind == "curve" and cfg["train"]["epochs"] == 0:
+            raise ValueError(f"{name} needs training: set train.epochs >= 1 (or --epochs) or choose training-free metrics")
+        if name.startswith("beta_") and name[5:] not in cfg["train"]["strategies"]:
+            raise ValueError(f"{name} needs train.strategies to include {name[5:]!r}")
 
 
 def provenance(cfg: dict, device: torch.device) -> dict:
@@ -58,35 +81,73 @@ def provenance(cfg: dict, device: torch.device) -> dict:
             "seed": cfg["run"]["seed"]}
 
 
-def evaluate_architecture(arch: "Arch | str | int", cfg: dict, data: TrainingData | None = None) -> dict:
-    """Train and score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`).
+def evaluate_architecture(arch: "Arch | str | int", cfg: dict, data: TrainingData | None = None,
+                          names: list[str] | None = None) -> dict:
+    """Score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`): the plain record.
 
-    Returns ``{index, arch_str, status, reason, metrics: {name: {epoch: score}}, timings, extra}``;
-    scores are higher-is-better. ``data`` may be shared across calls (it is read-only).
+    Zero-cost proxies run on the initialised network (linear head) first, then the network with the
+    capacitance probe trains for ``train.epochs`` and every curve metric reads the run. ``names``
+    restricts the metrics (default: all the configuration yields). Returns ``{index, arch_str, status,
+    reason, metrics: {name: {epoch: score}}, timings, extra}``; scores are higher-is-better. ``data``
+    may be shared across calls (it is read-only).
     """
     arch = Arch.parse(arch)
+    names = metric_names(cfg) if names is None else list(names)
+    check_producible(names, cfg)
     start = time.perf_counter()
     record = {"index": arch.index, "arch_str": arch.to_string(), "status": "failed", "reason": None,
               "metrics": {}, "timings": {}, "extra": {}}
+    kinds = {n: metrics.get(n).kind for n in names}
     try:
         device = resolve_device(cfg["run"]["device"]) if data is None else data.train.device
-        data = data if data is not None else prepare_data(cfg, device)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(cfg["run"]["seed"])
-            net = build_network(arch, C=cfg["model"]["C"], N=cfg["model"]["N"], head="probe",
-                                probe_widths=tuple(cfg["model"]["probe_widths"])).to(device)
-            result = train(net, data, train_config(cfg))
-        kernel_start = time.perf_counter()
-        record["metrics"] = metrics.compute(metric_names(cfg), result, arch)
-        record["timings"] = {**result.timings, "kernel": time.perf_counter() - kernel_start}
-        record["status"], record["reason"] = result.status, result.reason
-        record["extra"] = {"valid_acc": result.valid_acc, "train_loss": result.train_loss, "epochs_completed": result.epochs_completed,
-                           "beta_reasons": {s: sorted({r for r in result.probe.beta(s).reasons if r})
-                                            for s in cfg["train"]["strategies"]} if result.probe else {}}
+        if data is None and any(k in ("init", "curve") for k in kinds.values()):
+            data = prepare_data(cfg, device)
+        record["metrics"] = metrics.compute([n for n in names if kinds[n] == "arch"], None, arch)
+        _score_proxies(arch, cfg, data, [n for n in names if kinds[n] == "init"], record)
+        record["status"] = "ok"
+        curve_names = [n for n in names if kinds[n] == "curve"]
+        if curve_names:
+            _train_and_score(arch, cfg, data, curve_names, record)
     except torch.OutOfMemoryError as exc:
+        record["status"] = "failed"
         record["reason"] = f"out of memory: {str(exc).splitlines()[0]} (reduce train.batch_size or model.C)"
     except Exception as exc:  # a failing architecture is recorded and the study goes on
+        record["status"] = "failed"
         record["reason"] = f"{type(exc).__name__}: {exc}"
         record["extra"]["traceback"] = traceback.format_exc(limit=5)
     record["timings"]["wall"] = time.perf_counter() - start
     return record
+
+
+def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list[str], record: dict) -> None:
+    """Zero-cost proxies on one shared initialisation and batch; a failing proxy is NaN with its reason."""
+    if not names:
+        return
+    setup = zero_cost.make_setup(arch, data.train, C=cfg["model"]["C"], N=cfg["model"]["N"],
+                                 batch_size=cfg["proxies"]["batch_size"], seed=cfg["run"]["seed"])
+    for name in names:
+        try:
+            record["metrics"].update(metrics.compute([name], None, arch, setup))
+        except Exception as exc:  # one proxy failing (e.g. a singular matrix) does not lose the others
+            record["metrics"][name] = {"0": math.nan}
+            record["extra"].setdefault("proxy_errors", {})[name] = f"{type(exc).__name__}: {exc}"
+    record["timings"].update({f"zc_{name}": seconds for name, seconds in setup.timings.items()})
+    if setup.undefined:
+        record["extra"]["proxy_undefined"] = dict(setup.undefined)
+
+
+def _train_and_score(arch: Arch, cfg: dict, data: TrainingData, names: list[str], record: dict) -> None:
+    device = data.train.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg["run"]["seed"])
+        net = build_network(arch, C=cfg["model"]["C"], N=cfg["model"]["N"], head="probe",
+                            probe_widths=tuple(cfg["model"]["probe_widths"])).to(device)
+        result = train(net, data, train_config(cfg))
+    kernel_start = time.perf_counter()
+    record["metrics"].update(metrics.compute(names, result, arch))
+    record["timings"].update({**result.timings, "kernel": time.perf_counter() - kernel_start})
+    record["status"], record["reason"] = result.status, result.reason
+    record["extra"].update({
+        "valid_acc": result.valid_acc, "train_loss": result.train_loss, "epochs_completed": result.epochs_completed,
+        "beta_reasons": {s: sorted({r for r in result.probe.beta(s).reasons if r}) for s in cfg["train"]["strategies"]}
+        if result.probe else {}})

@@ -101,10 +101,13 @@ class TinyNetwork(nn.Module):
         self.feature_dim = channels
         self.head = head
 
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Features before global pooling (after the final BN+ReLU), shape (batch, 4C, H/4, W/4)."""
+        return self.lastact(self.cells(self.stem(x)))
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Globally pooled features (what the head sees), shape (batch, 4C)."""
-        x = self.lastact(self.cells(self.stem(x)))
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.feature_map(x), 1), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-
 def _beta_metrics(records: list[dict]) -> list[str]:
     return sorted({m for r in records for m in r["metrics"] if m.startswith("beta_")})
 
@@ -32,26 +31,68 @@ def beta_vs_accuracy(path: Path, records: list[dict], truth: np.ndarray, target:
     plt.close(fig)
 
 
-def tau_vs_epoch(path: Path, rows: list[dict]) -> None:
-    fig, ax = plt.subplots(figsize=(8, 5))
-    by_metric: dict[str, list[dict]] = {}
+def _by_metric(rows: list[dict], kinds: tuple[str, ...]) -> dict[str, list[dict]]:
+    """Rows over all architectures, grouped by metric (only the given kinds), each sorted by budget."""
+    grouped: dict[str, list[dict]] = {}
     for r in rows:
-        if r["subset"] == "all":
-            by_metric.setdefault(r["metric"], []).append(r)
-    for name, rs in sorted(by_metric.items()):
-        rs = sorted(rs, key=lambda r: float(r["epoch"]))
-        x = np.array([float(r["epoch"]) for r in rs])
-        y = np.array([r["kendall_tau"] for r in rs], dtype=float)
-        low = np.array([r["kendall_low"] for r in rs], dtype=float)
-        high = np.array([r["kendall_high"] for r in rs], dtype=float)
-        style = "-o" if len(x) > 1 else "s"
-        line = ax.plot(x, y, style, label=name, markersize=4)[0]
-        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.12) if len(x) > 1 else \
-            ax.errorbar(x, y, yerr=[y - low, high - y], fmt="none", color=line.get_color())
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xlabel("training budget (epochs)")
-    ax.set_ylabel("Kendall τ with ground truth (95% CI)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if r["subset"] == "all" and r.get("kind") in kinds:
+            grouped.setdefault(r["metric"], []).append(r)
+    return {m: sorted(rs, key=lambda r: float(r["epoch"])) for m, rs in sorted(grouped.items())}
+
+
+def _series(rs: list[dict], key: str) -> np.ndarray:
+    return np.array([r[key] for r in rs], dtype=float)
+
+
+def tau_vs_epoch(path: Path, rows: list[dict], reference: str = "val_acc") -> None:
+    """One small panel per metric with a training budget: τ and its 95% interval against the budget."""
+    groups = _by_metric(rows, ("curve", "calibrated"))
+    if not groups:
+        groups = {"(no trained metrics)": []}
+    cols = min(4, len(groups))
+    nrows = math.ceil(len(groups) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), sharex=True, sharey=True, squeeze=False)
+    ref = groups.get(reference, [])
+    for ax, (name, rs) in zip(axes.flat, groups.items()):
+        if ref and name != reference:
+            ax.plot([float(r["epoch"]) for r in ref], _series(ref, "kendall_tau"), "--", color="grey", lw=1, label=reference)
+        if rs:
+            x = np.array([float(r["epoch"]) for r in rs])
+            ax.fill_between(x, _series(rs, "kendall_low"), _series(rs, "kendall_high"), color="C0", alpha=0.2)
+            ax.plot(x, _series(rs, "kendall_tau"), "-o", color="C0", markersize=3)
+        calibrated = max((r.get("calibration", 0) for r in rs), default=0)
+        ax.set_title(name + (f" (held out, {calibrated} fit)" if calibrated else ""), fontsize=9)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.tick_params(labelsize=8)
+    for ax in axes.flat[len(groups):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("training budget (epochs)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Kendall τ (95% CI)", fontsize=8)
+    if ref:
+        fig.legend(*axes.flat[0 if len(groups) == 1 else 1].get_legend_handles_labels(), loc="upper right", fontsize=8)
+    fig.suptitle("Rank correlation with ground truth against training budget", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def tau_training_free(path: Path, rows: list[dict]) -> None:
+    """Bars of τ with 95% intervals for the metrics that need no training (zero-cost proxies, costs)."""
+    groups = _by_metric(rows, ("init", "arch"))
+    items = sorted(((rs[-1], name) for name, rs in groups.items()), key=lambda t: np.nan_to_num(t[0]["kendall_tau"], nan=-2))
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * max(len(items), 3) + 1.2))
+    for y, (r, name) in enumerate(items):
+        tau = r["kendall_tau"]
+        color = "C1" if r["kind"] == "arch" else "C2"
+        ax.barh(y, 0 if math.isnan(tau) else tau, color=color, alpha=0.8)
+        if not math.isnan(r["kendall_low"]):
+            ax.plot([r["kendall_low"], r["kendall_high"]], [y, y], color="black", lw=1)
+    ax.set_yticks(range(len(items)), [name for _, name in items], fontsize=8)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("Kendall τ with ground truth (95% CI)")
+    ax.set_title("Training-free metrics (green: zero-cost proxies at initialisation, orange: cost)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -76,8 +117,9 @@ def beta_trajectories(path: Path, records: list[dict], truth: np.ndarray) -> Non
 
 
 def write_all(out: Path, records: list[dict], truth: np.ndarray, rows: list[dict], target: str) -> list[Path]:
-    paths = [out / "beta_vs_accuracy.png", out / "tau_vs_epoch.png", out / "beta_trajectories.png"]
+    paths = [out / "beta_vs_accuracy.png", out / "tau_vs_epoch.png", out / "tau_training_free.png", out / "beta_trajectories.png"]
     beta_vs_accuracy(paths[0], records, truth, target)
     tau_vs_epoch(paths[1], rows)
-    beta_trajectories(paths[2], records, truth)
+    tau_training_free(paths[2], rows)
+    beta_trajectories(paths[3], records, truth)
     return paths

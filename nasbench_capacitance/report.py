@@ -16,6 +16,7 @@ from typing import TextIO
 import numpy as np
 
 from . import evaluation, metrics, paths
+from .metrics import calibrated
 from .benchmark import GroundTruth
 from .runner import DB_NAME
 from .store import ResultStore, load_records
@@ -35,15 +36,29 @@ def score_matrix(records: list[dict]) -> dict[tuple[str, str], np.ndarray]:
     return {k: np.array([r["metrics"].get(k[0], {}).get(k[1], math.nan) for r in records], dtype=float) for k in keys}
 
 
-def correlation_rows(records: list[dict], truth: np.ndarray, resamples: int, degenerate_below: float) -> list[dict]:
+def _kind(metric: str) -> str:
+    return metrics.REGISTRY[metric].kind if metric in metrics.REGISTRY else "unknown"
+
+
+def correlation_rows(records: list[dict], truth: np.ndarray, resamples: int, degenerate_below: float,
+                     calibration: float = 0.0, seed: int = 0) -> list[dict]:
+    """Rank statistics of every (metric, budget), over all architectures and the non-degenerate ones.
+
+    Calibrated predictors are fitted on a seeded ``calibration`` share of the sample and scored on the
+    rest only; their rows carry the calibration size (0 for every other metric).
+    """
     params = np.array([r["metrics"].get("params", {}).get("0", math.nan) for r in records], dtype=float)
     keep = evaluation.non_degenerate(truth, degenerate_below)
+    columns = [(metric, epoch, scores, 0) for (metric, epoch), scores in score_matrix(records).items()]
+    held_out = calibrated.held_out_scores(records, truth, calibration, seed) if calibration > 0 else {}
+    columns += [(metric, epoch, scores, size) for (metric, epoch), (scores, size) in held_out.items()]
     rows = []
-    for (metric, epoch), scores in score_matrix(records).items():
+    for metric, epoch, scores, size in columns:
         for subset in SUBSETS:
             mask = keep if subset == "non-degenerate" else np.ones_like(keep)
             c = evaluation.correlate(scores[mask], truth[mask], params[mask], resamples=resamples)
-            rows.append({"metric": metric, "epoch": epoch, "subset": subset, **c.as_dict()})
+            rows.append({"metric": metric, "kind": _kind(metric), "epoch": epoch, "subset": subset,
+                         "calibration": size, **c.as_dict()})
     return rows
 
 
@@ -64,22 +79,31 @@ def _final_rows(rows: list[dict]) -> list[dict]:
 
 
 def format_table(rows: list[dict], target_label: str, statuses: dict[str, int]) -> str:
-    """The printed summary; at most 100 columns wide."""
+    """The printed summary, one row per metric at its largest budget, sorted by τ; at most 100 columns wide."""
     by_key = {(r["metric"], r["epoch"], r["subset"]): r for r in rows}
     fmt = lambda v: "   nan" if v is None or math.isnan(v) else f"{v:6.3f}"  # noqa: E731
     lines = [f"ground truth: {target_label}", "architectures: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
-             f"{'metric':<15}{'epoch':>5} {'n':>4} {'tau':>6} {'95% CI':>15} {'rho':>6} {'P@10%':>6} {'tau>10.5%':>9} {'tau|params':>10}"]
-    for r in _final_rows(rows):
+             f"{'metric':<16}{'kind':<6}{'epoch':>5} {'n':>4} {'tau':>6} {'95% CI':>15} {'rho':>6} {'P@10%':>6} "
+             f"{'tau>10.5%':>9} {'tau|params':>10}"]
+    final = _final_rows(rows)
+    for r in final:
         nd = by_key.get((r["metric"], r["epoch"], "non-degenerate"), {})
-        lines.append(f"{r['metric']:<15}{r['epoch']:>5} {r['n']:>4} {fmt(r['kendall_tau'])} "
+        lines.append(f"{r['metric']:<16}{r['kind'][:5]:<6}{r['epoch']:>5} {r['n']:>4} {fmt(r['kendall_tau'])} "
                      f"[{fmt(r['kendall_low'])},{fmt(r['kendall_high'])}] {fmt(r['spearman_rho'])} {fmt(r['precision_top10'])} "
                      f"{fmt(nd.get('kendall_tau', math.nan)):>9} {fmt(r['kendall_tau_given_params']):>10}")
+    fitted = sorted({(r["metric"], r["calibration"]) for r in final if r["calibration"]})
+    for metric, size in fitted:
+        lines.append(f"{metric}: fitted on {size} calibration architectures, scored on the others only")
     lines.append("higher score = better for every metric; all epoch budgets are in correlations.csv")
     return "\n".join(lines)
 
 
-def write_report(out_dir: str | Path, stream: TextIO = sys.stdout, figures: bool = True) -> list[dict]:
-    """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``."""
+def write_report(out_dir: str | Path, stream: TextIO | None = None, figures: bool = True) -> list[dict]:
+    """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``.
+
+    The table goes to ``stream`` (default: the current ``sys.stdout``).
+    """
+    stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
     db = out / DB_NAME
     if not db.is_file():
@@ -90,7 +114,8 @@ def write_report(out_dir: str | Path, stream: TextIO = sys.stdout, figures: bool
         raise LookupError(f"{db} holds no records yet")
     gt = ground_truth_for(cfg)
     truth = gt.accuracies([r["index"] for r in records])
-    rows = correlation_rows(records, truth, cfg["evaluation"]["bootstrap"], cfg["evaluation"]["degenerate_below"])
+    ev = cfg["evaluation"]
+    rows = correlation_rows(records, truth, ev["bootstrap"], ev["degenerate_below"], ev.get("calibration", 0.0), cfg["run"]["seed"])
     with ResultStore(db) as store:
         store.export_csv(run["run_id"], out / "records.csv")
     _write_csv(out / "correlations.csv", rows)

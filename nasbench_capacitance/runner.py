@@ -80,9 +80,13 @@ def _evaluate_in_worker(index: int) -> dict:
     return evaluate_architecture(index, _WORKER_STATE["cfg"], _WORKER_STATE["data"])
 
 
-def run_study(cfg: dict, out_dir: str | os.PathLike, stream: TextIO = sys.stderr,
+def run_study(cfg: dict, out_dir: str | os.PathLike, stream: TextIO | None = None,
               on_record: Callable[[dict], None] | None = None) -> Path:
-    """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there."""
+    """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there.
+
+    Progress goes to ``stream`` (default: the current ``sys.stderr``).
+    """
+    stream = stream if stream is not None else sys.stderr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg["run"]["device"])

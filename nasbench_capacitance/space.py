@@ -109,7 +109,7 @@ class Arch:
     @property
     def index(self) -> int:
         """Official NB201 index."""
-        return _code_to_index()[self.code]
+        return int(_code_to_index()[self.code])
 
     def node_inputs(self, node: int) -> list[tuple[str, int]]:
         """``(op, source)`` pairs feeding ``node`` (1..3)."""

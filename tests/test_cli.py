@@ -1,5 +1,6 @@
 """The command line on the smoke preset: run, kill-and-resume, report, score, config errors."""
 
+import csv
 import json
 import os
 import signal
@@ -42,7 +43,8 @@ def test_killed_run_resumes_without_losing_or_duplicating(tmp_path, nb201_table)
     with sqlite3.connect(out / "results.db") as conn:
         rows = conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall()
     assert len(rows) == 6 and all(n == 1 for _, n in rows)
-    for name in ("records.csv", "correlations.csv", "correlations.json", "tau_vs_epoch.png", "beta_vs_accuracy.png", "beta_trajectories.png"):
+    for name in ("records.csv", "correlations.csv", "correlations.json", "tau_vs_epoch.png", "tau_training_free.png",
+                 "beta_vs_accuracy.png", "beta_trajectories.png"):
         assert (out / name).is_file(), name
     assert "ground truth: cifar10-valid / x-valid / 200 epochs" in done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) <= 100
@@ -56,7 +58,9 @@ def test_killed_run_resumes_without_losing_or_duplicating(tmp_path, nb201_table)
 
 def test_score_prints_one_json_object(capsys):
     assert cli.main(["score", "6111", "--metrics", "params,flops", "--epochs", "0", "--json"]) == 0
-    record = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    record = json.loads(out)
+    assert out.count("\n") == 1 and '"index": 6111,' in out
     assert record["index"] == 6111 and record["metrics"]["params"]["0"] == pytest.approx(1.073466)
     assert record["metrics"]["flops"]["0"] == pytest.approx(153.27297)
     assert cli.main(["score", "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", "--preset", "smoke",
@@ -69,7 +73,10 @@ def test_score_prints_one_json_object(capsys):
     (["run", "--preset", "smoke", "--set", "train.epoch=2", "--out", "x"], "unknown key train.epoch; valid keys: sample.archs"),
     (["run", "--preset", "smoke", "--set", "train.epochs=two", "--out", "x"], "train.epochs must be an integer"),
     (["score", "6111", "--metrics", "beta", "--epochs", "0"], "unknown metric 'beta'"),
-    (["score", "6111", "--metrics", "val_acc", "--epochs", "0"], "need training"),
+    (["score", "6111", "--metrics", "val_acc", "--epochs", "0"], "needs training"),
+    (["score", "6111", "--metrics", "lcsvr", "--epochs", "2"], "calibration set"),
+    (["score", "6111", "--set", "proxies.names=['snipp']", "--epochs", "0"], "proxies.names: unknown ['snipp']"),
+    (["run", "--preset", "smoke", "--set", "evaluation.calibration=1.5", "--out", "x"], "evaluation.calibration"),
     (["score", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--epochs", "0", "--metrics", "params"], "bad token"),
     (["report", "/nonexistent/study"], "not found"),
 ])
@@ -104,3 +111,29 @@ def test_workers_store_every_architecture_once(tmp_path, nb201_table):
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(out / "results.db") as conn:
         assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT arch_index) FROM records").fetchone() == (4, 4)
+
+
+def test_every_zero_cost_proxy_is_reachable_from_score(capsys):
+    """The contract: ``nbcap score ARCH --metrics NAME --epochs 0 --json`` for every proxy."""
+    from nasbench_capacitance import metrics
+
+    proxies = metrics.available("init")
+    argv = ["score", "6111", "--preset", "smoke", "--metrics", ",".join(proxies), "--epochs", "0", "--json"]
+    assert cli.main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record["metrics"]) == set(proxies) and record["status"] == "ok"
+    assert all(isinstance(v["0"], float) for v in record["metrics"].values())
+    assert {f"zc_{p}" for p in proxies} <= set(record["timings"])
+    assert cli.main(["score", "6111", "--preset", "smoke", "--metrics", "synflow", "--epochs", "0", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["metrics"] == {"synflow": record["metrics"]["synflow"]}  # same seed, same score
+
+
+def test_a_zero_cost_study_needs_no_training(tmp_path, nb201_table, capsys):
+    out = tmp_path / "zc"
+    assert cli.main(["run", "--preset", "smoke", "--set", "train.epochs=0", "--set", "sample.archs=6", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "synflow" in table and "val_acc" not in table
+    with open(out / "correlations.csv") as f:
+        kinds = {row["kind"] for row in csv.DictReader(f)}
+    assert kinds == {"arch", "init"}

@@ -47,3 +47,16 @@ def test_correlate_intervals_bracket_the_estimate():
     assert c.spearman_low < c.spearman_rho < c.spearman_high
     assert 0.2 < c.kendall_tau < 0.7
     assert evaluation.non_degenerate(np.array([10.0, 10.5, 10.6])).tolist() == [False, False, True]
+
+
+def test_batched_statistics_equal_scipy_with_ties():
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, size=(50, 30)).astype(float)  # many ties, as in bootstrap resamples
+    y = x + rng.integers(0, 4, size=(50, 30))
+    x[7] = 1.0  # a constant row has no τ
+    tau = evaluation.kendall_tau_rows(x, y)
+    rho = evaluation.spearman_rho_rows(x, y)
+    for r in range(50):
+        assert tau[r] == pytest.approx(evaluation.kendall_tau(x[r], y[r]), abs=1e-12, nan_ok=True)
+        assert rho[r] == pytest.approx(evaluation.spearman_rho(x[r], y[r]), abs=1e-12, nan_ok=True)
+    assert math.isnan(tau[7]) and math.isnan(rho[7])

@@ -1,7 +1,8 @@
 """β_eff of the capacitance probe at every snapshot, one metric per kernel strategy.
 
 The raw β_eff is registered with sign +1; which sign ranks architectures better is measured by the
-study (see README), not assumed here.
+study (see README), not assumed here. The calibrated ``beta_ridge`` (the paper's predictor) learns
+the direction from a calibration set: see :mod:`.calibrated`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import math
 
 from .. import capacitance
-from ..space import Arch
 from ..training import TrainResult
-from . import Metric, Values, epoch_key, register
+from . import Inputs, Metric, Values, epoch_key, register
 
 
 def beta_values(result: TrainResult | None, strategy: str) -> Values:
@@ -24,8 +24,11 @@ def beta_values(result: TrainResult | None, strategy: str) -> Values:
 
 
 def _register(strategy: str) -> None:
-    register(Metric(f"beta_{strategy}", +1, True, f"β_eff of the probe's line graph, strategy '{strategy}'",
-                    lambda r, a: beta_values(r, strategy)))
+    def raw(inputs: Inputs) -> Values:
+        return beta_values(inputs.result, strategy)
+
+    register(Metric(f"beta_{strategy}", +1, "curve", f"β_eff of the probe's line graph, strategy '{strategy}'", raw,
+                    "Jiang et al., Nat. Commun. 15, 5718 (2024); closed forms in capacitance.py"))
 
 
 for _strategy in capacitance.STRATEGIES:

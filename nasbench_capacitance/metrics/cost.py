@@ -36,6 +36,7 @@ def nb201_costs(arch: Arch) -> tuple[float, float]:
     return count_parameters(net) / 1e6, total[0] / 1e6
 
 
-register(Metric("params", +1, False, "parameters of the NB201 network (M), a known strong baseline",
-                lambda r, a: {"0": nb201_costs(a)[0]}))
-register(Metric("flops", +1, False, "FLOPs of the NB201 network at 32x32 (M)", lambda r, a: {"0": nb201_costs(a)[1]}))
+register(Metric("params", +1, "arch", "parameters of the NB201 network (M), a known strong baseline",
+                lambda i: {"0": nb201_costs(i.arch)[0]}, "xautodl get_model_infos; NB201 table params_mb_c10"))
+register(Metric("flops", +1, "arch", "FLOPs of the NB201 network at 32x32 (M)",
+                lambda i: {"0": nb201_costs(i.arch)[1]}, "xautodl get_model_infos; NB201 table flops_m_c10"))

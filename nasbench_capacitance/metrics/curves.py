@@ -1,43 +1,58 @@
 """Training-based baselines read off the same run's curves (definitions: ../shared/baselines.md §2.3).
 
 With L_t the epoch-t mean training loss and V_t the validation accuracy/loss after epoch t, every
-metric is reported at each budget e (using epochs 1..e only).
+metric is reported at each budget e (using epochs 1..e only). TSE-EMA has three published forms that
+share a name but not a value; the paper's is ``tse_ema``, the others carry their source's name.
 """
 
 from __future__ import annotations
 
-from ..space import Arch
-from ..training import TrainResult
-from . import Metric, Values, epoch_key, register
+from typing import Callable
+
+from . import Inputs, Metric, Values, epoch_key, register
 
 TSE_EMA_GAMMA = 0.999  # the paper's value (Ru et al. 2021), found robust over 0.9..0.999
+RU_EMA_NEW_WEIGHT = 0.9  # Ru's code: ema_t = 0.1 ema_{t-1} + 0.9 L_t
+NASLIB_EMA_NEW_WEIGHT = 0.99  # NASLib SoTL-EMA: ema_t = 0.01 ema_{t-1} + 0.99 L_t
 
 
-def _per_budget(values: list[float], reduce) -> Values:
+def per_budget(values: list[float], reduce: Callable[[list[float]], float]) -> Values:
+    """``reduce`` of the first e values, for every budget e = 1..len(values)."""
     return {epoch_key(e): reduce(values[:e]) for e in range(1, len(values) + 1)}
 
 
-def _needs(result: TrainResult | None) -> TrainResult:
-    if result is None:
-        raise ValueError("this metric needs a training run")
-    return result
-
-
 def tse_ema(losses: list[float], gamma: float = TSE_EMA_GAMMA) -> float:
-    """Σ_t γ^{T-t} L_t (paper form; Ru's code and NASLib's SoTL-EMA are different quantities)."""
+    """Σ_t γ^{T-t} L_t: the paper's form (Ru et al. 2021, Eq. 1 with exponential weights)."""
     T = len(losses)
     return sum(gamma ** (T - t) * loss for t, loss in enumerate(losses, start=1))
 
 
-register(Metric("val_acc", +1, True, "validation accuracy after e epochs (early stopping)",
-                lambda r, a: _per_budget(_needs(r).valid_acc, lambda v: v[-1])))
-register(Metric("val_loss", -1, True, "validation loss after e epochs, negated",
-                lambda r, a: _per_budget(_needs(r).valid_loss, lambda v: v[-1])))
-register(Metric("tse", -1, True, "TSE: sum of epoch train losses, negated",
-                lambda r, a: _per_budget(_needs(r).train_loss, sum)))
-register(Metric("tse_e", -1, True, "TSE-E with E=1: the last epoch's train loss, negated",
-                lambda r, a: _per_budget(_needs(r).train_loss, lambda v: v[-1])))
-register(Metric("tse_ema", -1, True, f"TSE-EMA, paper form with gamma={TSE_EMA_GAMMA}, negated",
-                lambda r, a: _per_budget(_needs(r).train_loss, tse_ema)))
-register(Metric("sovl", -1, True, "SoVL: sum of epoch validation losses, negated",
-                lambda r, a: _per_budget(_needs(r).valid_loss, sum)))
+def ema_trace(losses: list[float], new_weight: float) -> list[float]:
+    """ema_1 = L_1, ema_t = (1 - w) ema_{t-1} + w L_t."""
+    trace = [losses[0]]
+    for loss in losses[1:]:
+        trace.append((1 - new_weight) * trace[-1] + new_weight * loss)
+    return trace
+
+
+def _curve(name: str, sign: int, description: str, series: str, reduce: Callable[[list[float]], float], reference: str) -> None:
+    def raw(inputs: Inputs) -> Values:
+        return per_budget(getattr(inputs.training(), series), reduce)
+
+    register(Metric(name, sign, "curve", description, raw, reference))
+
+
+_curve("val_acc", +1, "validation accuracy after e epochs (early stopping)", "valid_acc", lambda v: v[-1],
+       "NASLib early_stopping.py (valacc)")
+_curve("val_loss", -1, "validation loss after e epochs, negated", "valid_loss", lambda v: v[-1],
+       "NASLib early_stopping.py (valloss)")
+_curve("tse", -1, "TSE: sum of epoch train losses, negated", "train_loss", sum, "Ru et al. 2021, Eq. 1")
+_curve("tse_e", -1, "TSE-E with E=1: the last epoch's train loss, negated", "train_loss", lambda v: v[-1],
+       "Ru et al. 2021 (E=1 recommended)")
+_curve("tse_ema", -1, f"TSE-EMA, paper form with gamma={TSE_EMA_GAMMA}, negated", "train_loss", tse_ema,
+       "Ru et al. 2021, paper form")
+_curve("tse_ema_ru", -1, "TSE-EMA as in Ru's code: the final EMA value (weight 0.9 on the new epoch), negated",
+       "train_loss", lambda v: ema_trace(v, RU_EMA_NEW_WEIGHT)[-1], "rubinxin/TSE rank_correlation_comparison.py")
+_curve("sotl_ema_naslib", -1, "NASLib SoTL-EMA: the sum of EMAs (weight 0.99 on the new epoch), negated",
+       "train_loss", lambda v: sum(ema_trace(v, NASLIB_EMA_NEW_WEIGHT)), "NASLib soloss.py (SoTLEMA)")
+_curve("sovl", -1, "SoVL: sum of epoch validation losses, negated", "valid_loss", sum, "Ru et al. 2021")

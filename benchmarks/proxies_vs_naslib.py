@@ -1,0 +1,93 @@
+"""Our zero-cost proxies against NASLib's scores of the same NB201 cells (CIFAR-10).
+
+Usage: NBCAP_DATA=../shared python benchmarks/proxies_vs_naslib.py [--cells 60 --seed 0 --batch 32]
+
+Reads NASLib's precomputed scores (``nb201/sources/naslib_zc_nasbench201_724archs_prerelease.json``,
+12 proxies) and NASLib's Zen-scores (the ``naslib_zen_c10`` column of ``nb201_merged.csv``), draws
+``--cells`` of those cells (seeded), computes every proxy of ours on the reference configuration
+(NB201 network C=16, N=5, 32x32, one batch of 32 training images, as NASLib used: its jacov
+never goes below -32, the bound for 32 samples) and prints, per proxy: the
+Spearman ρ and Kendall τ between our scores and NASLib's, each one's Kendall τ against the 200-epoch
+ground truth on the same cells, and our seconds per cell. ``--out FILE.csv`` keeps the raw scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+
+import numpy as np
+import torch
+
+from nasbench_capacitance import benchmark, data, evaluation, metrics, paths, space
+from nasbench_capacitance.metrics import zero_cost
+
+NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+NASLIB_NAMES = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
+
+
+def naslib_arch(op_tuple: str) -> space.Arch:
+    """NASLib's op-index tuple (edges 0-1, 0-2, 0-3, 1-2, 1-3, 2-3) as an NB201 architecture."""
+    o = [NASLIB_OPS[int(k)] for k in op_tuple.strip("()").split(",")]
+    return space.Arch.from_string(f"|{o[0]}~0|+|{o[1]}~0|{o[3]}~1|+|{o[2]}~0|{o[4]}~1|{o[5]}~2|")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cells", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=32, help="NASLib computed the reference file with 32")
+    p.add_argument("--target", default="c10valid_xvalid_200_v10")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", help="write every cell's scores (ours and NASLib's) to this CSV")
+    args = p.parse_args()
+
+    root = paths.data_root()
+    reference = json.loads((root / "nb201" / "sources" / "naslib_zc_nasbench201_724archs_prerelease.json").read_text())["cifar10"]
+    table = root / "nb201" / "nb201_merged.csv"
+    gt = benchmark.GroundTruth.from_table(table, target=args.target)
+    with open(table, newline="") as f:
+        naslib_zen = {int(r["index"]): float(r["naslib_zen_c10"]) for r in csv.DictReader(f)}
+    cells = sorted(reference.values(), key=lambda v: v["arch"])
+    chosen = [cells[i] for i in np.random.default_rng(args.seed).permutation(len(cells))[: args.cells]]
+    archs = [naslib_arch(c["arch"]) for c in chosen]
+
+    td = data.prepare("cifar10-valid", device=args.device, resolution=32)
+    names = metrics.available("arch") + metrics.available("init")
+    ours: dict[str, list[float]] = {n: [] for n in names}
+    seconds: dict[str, float] = {n: 0.0 for n in names}
+    for n, arch in enumerate(archs, 1):
+        setup = zero_cost.make_setup(arch, td.train, C=16, N=5, batch_size=args.batch, seed=args.seed)
+        for name in names:
+            start = time.perf_counter()
+            ours[name].append(metrics.compute([name], None, arch, setup)[name]["0"])
+            seconds[name] += time.perf_counter() - start
+        print(f"[{n}/{len(archs)}] {arch.index}", flush=True)
+
+    truth = gt.accuracies([a.index for a in archs])
+    print(f"\n{len(archs)} NB201 cells from NASLib's CIFAR-10 zero-cost benchmark; ground truth {gt.target.label}")
+    print(f"{'proxy':<10}{'rho(ours,NASLib)':>17}{'tau(ours,NASLib)':>17}{'tau ours':>10}{'tau NASLib':>11}{'s/cell':>8}")
+    rows = []
+    for name in names:
+        if name == "zen":
+            theirs = np.array([naslib_zen[a.index] for a in archs])
+        else:
+            key = NASLIB_NAMES.get(name, name)
+            theirs = np.array([c[key]["score"] for c in chosen], dtype=float)
+        mine = np.array(ours[name], dtype=float)
+        rho, tau = evaluation.spearman_rho(mine, theirs), evaluation.kendall_tau(mine, theirs)
+        rows.append((name, mine, theirs))
+        print(f"{name:<10}{rho:>17.3f}{tau:>17.3f}{evaluation.kendall_tau(mine, truth):>10.3f}"
+              f"{evaluation.kendall_tau(theirs, truth):>11.3f}{seconds[name] / len(archs):>8.3f}")
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["index", "arch_str", "truth", *(f"{n}_{who}" for n, _, _ in rows for who in ("ours", "naslib"))])
+            for i, arch in enumerate(archs):
+                w.writerow([arch.index, arch.to_string(), truth[i], *(v[i] for _, mine, theirs in rows for v in (mine, theirs))])
+
+
+if __name__ == "__main__":
+    main()
