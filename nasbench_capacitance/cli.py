@@ -20,6 +20,8 @@ def _load(args: argparse.Namespace) -> dict:
     cfg = config.load(args.preset, args.config, args.overrides)
     if getattr(args, "workers", None):
         cfg = config.merge(cfg, {"run": {"workers": args.workers}}, "--workers")
+    if getattr(args, "ray", None):
+        cfg = config.merge(cfg, {"run": {"ray": args.ray}}, "--ray")
     return cfg
 
 
@@ -36,14 +38,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished architectures are saved; run the same command to resume", file=sys.stderr)
         return 130
-    write_report(args.out)
+    write_report(args.out, settings={section: cfg[section] for section in config.REPORT_SECTIONS})
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    write_report(args.dir, figures=not args.no_figures)
+    write_report(args.dir, figures=not args.no_figures, overrides=args.overrides)
     return 0
 
 
@@ -98,10 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p, f"a packaged configuration (default {config.DEFAULT_PRESET} unless --config is given)")
     p.add_argument("--out", required=True, metavar="DIR", help="study directory; the same DIR resumes")
     p.add_argument("--workers", type=int, help="evaluate architectures in N processes")
+    p.add_argument("--ray", metavar="ADDRESS", help="evaluate on Ray: local (start one here), auto (the running "
+                   "cluster) or ray://host:port; CPUs/GPUs per architecture: --set run.ray_cpus=... run.ray_gpus=...")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="rebuild tables and figures from a study directory")
     p.add_argument("dir")
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="evaluate differently, e.g. --set ground_truth.target=c10_test_200 (ground_truth.*, evaluation.*)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("score", help="train and score one architecture; print its record as JSON")
     p.add_argument("arch", help="NB201 index or architecture string")

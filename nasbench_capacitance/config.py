@@ -21,7 +21,7 @@ PRESETS = ("smoke", "quick", "study", "paper")
 DEFAULT_PRESET = "quick"
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "sample": {"archs": 36, "unique": True, "indices": []},  # indices: explicit list instead of a sample
+    "sample": {"archs": 40, "unique": True, "indices": []},  # indices: explicit list instead of a sample
     "model": {"C": 8, "N": 5, "probe_widths": [64, 64]},
     "data": {"split": "cifar10-valid", "resolution": 16, "train_images": 0, "valid_images": 0,  # 0: all
              "source": "", "data_root": ""},  # "": found under NBCAP_DATA
@@ -32,8 +32,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "proxies": {"names": ["all"], "batch_size": 64},  # zero-cost proxies at initialisation; ["all"] or [] or names
     "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5, "calibration": 0.3},  # calibration: share of the
     # sample that fits the calibrated predictors (lcsvr, beta_ridge); they are scored on the rest
-    "run": {"seed": 0, "device": "auto", "workers": 1},  # device: auto | cpu | cuda | cuda:N
+    "run": {"seed": 0, "device": "auto", "workers": 1,  # device: auto | cpu | cuda | cuda:N
+            "ray": "", "ray_cpus": 1.0, "ray_gpus": 0.0},  # ray: "" (no Ray) | local | auto | ray://host:port
 }
+
+
+REPORT_SECTIONS = ("ground_truth", "evaluation")  # read by the report only: changing them never retrains
 
 
 class ConfigError(ValueError):
@@ -129,6 +133,8 @@ def validate(cfg: dict) -> None:
             raise ConfigError(f"{section}.{key} must be at least 1, got {cfg[section][key]}")
     if cfg["train"]["epochs"] < 0:
         raise ConfigError(f"train.epochs must be 0 (zero-cost proxies only) or more, got {cfg['train']['epochs']}")
+    if cfg["run"]["ray_cpus"] <= 0 or cfg["run"]["ray_gpus"] < 0:
+        raise ConfigError(f"run.ray_cpus must be > 0 and run.ray_gpus >= 0, got {cfg['run']['ray_cpus']}, {cfg['run']['ray_gpus']}")
     if not 0 <= cfg["evaluation"]["calibration"] < 1:
         raise ConfigError(f"evaluation.calibration is a share of the sample in [0, 1), got {cfg['evaluation']['calibration']}")
     from . import metrics  # the registry imports torch: only when a config is checked
@@ -146,3 +152,15 @@ def validate(cfg: dict) -> None:
     unknown = [s for s in cfg["train"]["strategies"] if s not in ("weight", "gradient", "hessian")]
     if unknown:
         raise ConfigError(f"train.strategies: unknown {unknown}; choose from weight, gradient, hessian")
+
+
+
+def report_settings(stored: dict, overrides: list[str] = ()) -> dict:
+    """The report's sections: defaults <- what a study stored <- ``section.key=value`` overrides."""
+    settings = {section: {**DEFAULTS[section], **stored.get(section, {})} for section in REPORT_SECTIONS}
+    for text in overrides:
+        update = parse_override(text)
+        if not set(update) <= set(REPORT_SECTIONS):
+            raise ConfigError(f"--set {text}: a report only takes {' and '.join(s + '.*' for s in REPORT_SECTIONS)} settings")
+        settings = merge(settings, update, f"--set {text}")
+    return settings

@@ -100,6 +100,7 @@ def evaluate_architecture(arch: "Arch | str | int", cfg: dict, data: TrainingDat
     kinds = {n: metrics.get(n).kind for n in names}
     try:
         device = resolve_device(cfg["run"]["device"]) if data is None else data.train.device
+        record["extra"]["device"] = str(device)
         if data is None and any(k in ("init", "curve") for k in kinds.values()):
             data = prepare_data(cfg, device)
         record["metrics"] = metrics.compute([n for n in names if kinds[n] == "arch"], None, arch)

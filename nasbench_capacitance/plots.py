@@ -99,20 +99,28 @@ def tau_training_free(path: Path, rows: list[dict]) -> None:
 
 
 def beta_trajectories(path: Path, records: list[dict], truth: np.ndarray) -> None:
+    """β_eff against epoch, one line per architecture coloured by its ground-truth accuracy (log scale:
+    β_eff spans orders of magnitude across cells at initialisation)."""
     names = _beta_metrics(records)
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.5 * max(1, len(names)) + 1, 4), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.8 * max(1, len(names)) + 1, 4), squeeze=False,
+                             layout="constrained")
     finite = truth[np.isfinite(truth)]
     norm = plt.Normalize(*(finite.min(), finite.max()) if len(finite) else (0, 100))
     cmap = plt.get_cmap("viridis")
     for ax, name in zip(axes[0], names):
+        positive = True
         for r, acc in zip(records, truth):
-            series = sorted((float(e), v) for e, v in r["metrics"].get(name, {}).items())
+            series = sorted((float(e), v) for e, v in r["metrics"].get(name, {}).items() if math.isfinite(v))
             if series and math.isfinite(acc):
+                positive &= all(v > 0 for _, v in series)
                 ax.plot(*zip(*series), color=cmap(norm(acc)), alpha=0.7, lw=1)
+        if positive:
+            ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
+        ax.set_title(name.replace("beta_", "β_eff, strategy "), fontsize=10)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[0].tolist(), label="ground-truth accuracy (%)")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 

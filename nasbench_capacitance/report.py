@@ -15,7 +15,7 @@ from typing import TextIO
 
 import numpy as np
 
-from . import evaluation, metrics, paths
+from . import config, evaluation, metrics, paths
 from .metrics import calibrated
 from .benchmark import GroundTruth
 from .runner import DB_NAME
@@ -98,10 +98,13 @@ def format_table(rows: list[dict], target_label: str, statuses: dict[str, int]) 
     return "\n".join(lines)
 
 
-def write_report(out_dir: str | Path, stream: TextIO | None = None, figures: bool = True) -> list[dict]:
+def write_report(out_dir: str | Path, stream: TextIO | None = None, figures: bool = True,
+                 overrides: list[str] = (), settings: dict | None = None) -> list[dict]:
     """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``.
 
-    The table goes to ``stream`` (default: the current ``sys.stdout``).
+    The stored records are evaluated with the study's ``ground_truth``/``evaluation`` settings, or
+    ``settings`` (those sections, parsed), updated by ``overrides`` such as
+    ``ground_truth.target=c10_test_200``. The table goes to ``stream`` (default: ``sys.stdout``).
     """
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
@@ -109,13 +112,13 @@ def write_report(out_dir: str | Path, stream: TextIO | None = None, figures: boo
     if not db.is_file():
         raise FileNotFoundError(f"{db} not found: run `nbcap run --out {out}` first")
     run, records = load_records(db)
-    cfg = run["config"]
+    cfg = {**run["config"], **config.report_settings({**run["config"], **(settings or {})}, overrides)}
     if not records:
         raise LookupError(f"{db} holds no records yet")
     gt = ground_truth_for(cfg)
     truth = gt.accuracies([r["index"] for r in records])
     ev = cfg["evaluation"]
-    rows = correlation_rows(records, truth, ev["bootstrap"], ev["degenerate_below"], ev.get("calibration", 0.0), cfg["run"]["seed"])
+    rows = correlation_rows(records, truth, ev["bootstrap"], ev["degenerate_below"], ev["calibration"], cfg["run"]["seed"])
     with ResultStore(db) as store:
         store.export_csv(run["run_id"], out / "records.csv")
     _write_csv(out / "correlations.csv", rows)

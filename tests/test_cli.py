@@ -137,3 +137,30 @@ def test_a_zero_cost_study_needs_no_training(tmp_path, nb201_table, capsys):
     with open(out / "correlations.csv") as f:
         kinds = {row["kind"] for row in csv.DictReader(f)}
     assert kinds == {"arch", "init"}
+
+
+def test_ray_backend_stores_every_architecture_once_and_resumes_without_it(tmp_path, nb201_table):
+    pytest.importorskip("ray")  # installed with the test extra, so CI runs this
+    out = tmp_path / "ray"
+    cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--set", "train.epochs=1", "--out", str(out)]
+    done = subprocess.run(cmd + ["--ray", "local"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(out / "results.db") as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT arch_index) FROM records").fetchone() == (4, 4)
+    # how a study ran is not part of its identity: the same study without Ray has nothing left to do
+    again = subprocess.run(cmd + ["--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "resuming: 4 of 4" in again.stderr
+
+
+def test_evaluation_settings_never_retrain_and_the_report_takes_another_target(tmp_path, nb201_table, capsys):
+    out = str(tmp_path / "s")
+    base = ["run", "--preset", "smoke", "--set", "sample.archs=3", "--set", "train.epochs=1", "--out", out]
+    assert cli.main(base) == 0
+    capsys.readouterr()
+    assert cli.main(base + ["--set", "evaluation.bootstrap=50", "--set", "ground_truth.target=c10_test_200"]) == 0
+    captured = capsys.readouterr()
+    assert "resuming: 3 of 3" in captured.err and "cifar10 / ori-test / 200 epochs" in captured.out
+    assert cli.main(["report", out, "--set", "ground_truth.target=c100_test_200"]) == 0
+    assert "ground truth: cifar100 / x-test / 200 epochs" in capsys.readouterr().out
+    assert cli.main(["report", out, "--set", "train.epochs=3"]) == 2
+    assert "a report only takes ground_truth.* and evaluation.* settings" in capsys.readouterr().err
