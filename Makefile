@@ -9,7 +9,7 @@ NBCAP_DATA ?= $(abspath ../shared)
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup test demo bench check-params clean
+.PHONY: setup test demo figures bench baselines check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,20 @@ test: setup
 demo: setup
 	$(BIN)/nbcap run --preset quick --out out/quick
 
+# The README's figures, from the demo's study (runs it first if needed; a finished one only re-reports).
+figures: demo
+	cp out/quick/tau_vs_epoch.png figures/quick_tau_vs_epoch.png
+	cp out/quick/tau_training_free.png figures/quick_tau_training_free.png
+
 bench: setup
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_kernel.py
 	$(BIN)/python benchmarks/bench_train.py
+
+# The baselines against NASLib's reference scores, and every predictor's cost at the quick preset.
+baselines: setup
+	$(BIN)/python benchmarks/proxies_vs_naslib.py --cells 60
+	$(BIN)/python benchmarks/bench_cost.py --preset quick --archs 6
 
 check-params: setup
 	$(BIN)/python scripts/check_params.py
