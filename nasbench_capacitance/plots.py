@@ -55,19 +55,22 @@ def tau_vs_epoch(path: Path, rows: list[dict], reference: str = "val_acc") -> No
     ref = groups.get(reference, [])
     for ax, (name, rs) in zip(axes.flat, groups.items()):
         if ref and name != reference:
-            ax.plot([float(r["epoch"]) for r in ref], _series(ref, "kendall_tau"), "--", color="grey", lw=1, label=reference)
+            ax.plot([float(r["epoch"]) for r in ref], _series(ref, "kendall_tau"), "--", color="grey", lw=1,
+                    label=f"{reference} (for reference)")
         if rs:
             x = np.array([float(r["epoch"]) for r in rs])
             ax.fill_between(x, _series(rs, "kendall_low"), _series(rs, "kendall_high"), color="C0", alpha=0.2)
             ax.plot(x, _series(rs, "kendall_tau"), "-o", color="C0", markersize=3)
         calibrated = max((r.get("calibration", 0) for r in rs), default=0)
-        ax.set_title(name + (f" (held out, {calibrated} fit)" if calibrated else ""), fontsize=9)
+        ax.set_title(name + (f" (held out; fitted on {calibrated})" if calibrated else ""), fontsize=9)
         ax.axhline(0, color="black", lw=0.6)
         ax.tick_params(labelsize=8)
     for ax in axes.flat[len(groups):]:
         ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("training budget (epochs)", fontsize=8)
+    for n, ax in enumerate(axes.flat[:len(groups)]):
+        if n + cols >= len(groups):  # the lowest panel of its column: label the shared x axis here
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("training budget (epochs)", fontsize=8)
     for ax in axes[:, 0]:
         ax.set_ylabel("Kendall τ (95% CI)", fontsize=8)
     if ref:
