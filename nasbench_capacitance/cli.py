@@ -36,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         run_study(cfg, args.out)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished architectures are saved; run the same command to resume", file=sys.stderr)
+        print("\ninterrupted: finished architectures are saved; run the same command to resume", file=sys.stderr)
         return 130
     write_report(args.out, settings={section: cfg[section] for section in config.REPORT_SECTIONS})
     return 0

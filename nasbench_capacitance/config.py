@@ -154,7 +154,6 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"train.strategies: unknown {unknown}; choose from weight, gradient, hessian")
 
 
-
 def report_settings(stored: dict, overrides: list[str] = ()) -> dict:
     """The report's sections: defaults <- what a study stored <- ``section.key=value`` overrides."""
     settings = {section: {**DEFAULTS[section], **stored.get(section, {})} for section in REPORT_SECTIONS}

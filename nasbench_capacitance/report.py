@@ -16,8 +16,8 @@ from typing import TextIO
 import numpy as np
 
 from . import config, evaluation, metrics, paths
-from .metrics import calibrated
 from .benchmark import GroundTruth
+from .metrics import calibrated
 from .runner import DB_NAME
 from .store import ResultStore, load_records
 

@@ -26,6 +26,7 @@ from .evaluate import evaluate_architecture, prepare_data, provenance, resolve_d
 from .store import ResultStore
 
 DB_NAME = "results.db"
+EXECUTION_KEYS = ("workers", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
 
 
 def sample(cfg: dict) -> list[int]:
@@ -72,7 +73,6 @@ class Progress:
         self.stream.flush()
 
 
-EXECUTION_KEYS = ("workers", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
 _WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared data of the configuration it serves
 
 
@@ -108,8 +108,12 @@ def _map_on_ray(cfg: dict, todo: list[int], write: Callable[[dict], None], strea
     address = cfg["run"]["ray"]
     env = {k: os.environ[k] for k in (paths.DATA_ENV, paths.CACHE_ENV) if k in os.environ}
     started_here = address == "local"
-    ray.init(address=None if started_here else address, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": env} if env else None, num_cpus=os.cpu_count() if started_here else None)
+    try:
+        ray.init(address=None if started_here else address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env} if env else None, num_cpus=os.cpu_count() if started_here else None)
+    except ConnectionError as exc:
+        raise RuntimeError(f"no Ray cluster at {address!r} ({exc}); start one with `ray start --head`, "
+                           "or use --ray local to start Ray on this machine only") from None
     run = cfg["run"]
     task = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(_evaluate_in_worker)
     pending = [task.remote(index, cfg, max(1, int(run["ray_cpus"]))) for index in todo]

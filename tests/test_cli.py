@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -164,3 +163,12 @@ def test_evaluation_settings_never_retrain_and_the_report_takes_another_target(t
     assert "ground truth: cifar100 / x-test / 200 epochs" in capsys.readouterr().out
     assert cli.main(["report", out, "--set", "train.epochs=3"]) == 2
     assert "a report only takes ground_truth.* and evaluation.* settings" in capsys.readouterr().err
+
+
+def test_ray_without_a_cluster_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    argv = ["run", "--preset", "smoke", "--set", "sample.archs=1", "--ray", "auto", "--out", str(tmp_path / "r")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no Ray cluster at 'auto'" in err and "--ray local" in err and "Traceback" not in err

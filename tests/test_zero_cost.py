@@ -109,7 +109,7 @@ def wide_mlp() -> nn.Sequential:
 
 def test_nwot_is_the_log_determinant_of_the_hamming_kernel():
     # wide enough that the 16 samples' codes differ and the kernel is well conditioned
-    net, [(x, y)] = wide_mlp(), batch()
+    net, [(x, _y)] = wide_mlp(), batch()
     codes, h = [], x
     for m in net:
         if isinstance(m, nn.ReLU):
