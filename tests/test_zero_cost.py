@@ -68,7 +68,7 @@ def test_fisher_is_fan_in_weighted_channel_information():
             outputs.append(h)
     grads = torch.autograd.grad(F.cross_entropy(h, y), outputs)
     layers = [m for m in net if isinstance(m, nn.Linear)]
-    expected = sum(float((0.5 * (a * g).pow(2).mean(0)).sum()) * m.in_features for a, g, m in zip(outputs, grads, layers))
+    expected = sum(float((0.5 * (a.detach() * g).pow(2).mean(0)).sum()) * m.in_features for a, g, m in zip(outputs, grads, layers))
     assert zero_cost.fisher(mlp(), batch(), None) == pytest.approx(expected, rel=1e-5)
 
 
@@ -76,8 +76,8 @@ def test_grad_norm_sums_per_layer_norms_and_plain_is_signed():
     net, [(x, y)] = mlp(), batch()
     loss, ws = loss_of_weights(net, x, y)
     g = grad(loss, argnums=tuple(range(len(ws))))(*ws)
-    assert zero_cost.grad_norm(mlp(), batch(), None) == pytest.approx(sum(float(t.norm()) for t in g), rel=1e-6)
-    assert zero_cost.plain(mlp(), batch(), None) == pytest.approx(sum(float((t * w).sum()) for t, w in zip(g, ws)), rel=1e-5)
+    assert zero_cost.grad_norm(mlp(), batch(), None) == pytest.approx(sum(float(t.detach().norm()) for t in g), rel=1e-6)
+    assert zero_cost.plain(mlp(), batch(), None) == pytest.approx(sum(float((t.detach() * w).sum()) for t, w in zip(g, ws)), rel=1e-5)
 
 
 def test_synflow_obeys_its_conservation_law():
