@@ -7,6 +7,8 @@ both equal the NB201 table's ``params_mb_c10`` / ``flops_m_c10`` (in millions).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -15,8 +17,9 @@ from ..space import Arch
 from . import Metric, register
 
 
+@functools.lru_cache(maxsize=4096)
 def nb201_costs(arch: Arch) -> tuple[float, float]:
-    """(parameters, FLOPs), both in millions, of NB201's network for ``arch``."""
+    """(parameters, FLOPs), both in millions, of NB201's network for ``arch`` (counted once for both metrics)."""
     total = [0]
 
     def count(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
