@@ -126,6 +126,7 @@ def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list
         return
     setup = zero_cost.make_setup(arch, data.train, C=cfg["model"]["C"], N=cfg["model"]["N"],
                                  batch_size=cfg["proxies"]["batch_size"], seed=cfg["run"]["seed"])
+    setup.compute(names)
     for name in names:
         try:
             record["metrics"].update(metrics.compute([name], None, arch, setup))

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 import torch
 
 from . import paths, space
 from .config import REPORT_SECTIONS
+from .config import merge as config_merge
 from .data import TrainingData
 from .evaluate import evaluate_architecture, prepare_data, provenance, resolve_device
 from .store import ResultStore
@@ -46,27 +48,32 @@ def run_identity(cfg: dict) -> dict:
 
 
 class Progress:
-    """A one-line progress bar with rate and ETA on a terminal; one line per architecture otherwise."""
+    """A one-line progress bar with rate and ETA on a terminal; otherwise a line per item, or per
+    ``every`` seconds at most when items are many and quick (a whole-space scoring)."""
 
-    def __init__(self, total: int, done: int, stream: TextIO):
-        self.total, self.done, self.stream = total, done, stream
-        self.new, self.start = 0, time.perf_counter()
+    def __init__(self, total: int, done: int, stream: TextIO, unit: str = "arch", every: float = 0.0):
+        self.total, self.done, self.stream, self.unit, self.every = total, done, stream, unit, every
+        self.new, self.start, self.last = 0, time.perf_counter(), -math.inf
         self.tty = hasattr(stream, "isatty") and stream.isatty()
 
     def update(self, record: dict) -> None:
         self.done += 1
         self.new += 1
-        elapsed = time.perf_counter() - self.start
-        rate = elapsed / self.new
+        now = time.perf_counter()
+        finished = self.done == self.total
+        if not self.tty and now - self.last < self.every and not finished:
+            return
+        self.last = now
+        rate = (now - self.start) / self.new
         eta = rate * (self.total - self.done)
         width = 24
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "." * (width - filled)
-        line = (f"[{bar}] {self.done}/{self.total}  {rate:5.1f} s/arch  ETA {int(eta // 60)}m{int(eta % 60):02d}s  "
-                f"arch {record['index']}: {record['status']}")
+        line = (f"[{bar}] {self.done}/{self.total}  {rate:5.2f} s/{self.unit}  ETA {int(eta // 3600)}h"
+                f"{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s  {self.unit} {record['index']}: {record['status']}")
         if self.tty:
             self.stream.write("\r" + line[:99].ljust(99))
-            if self.done == self.total:
+            if finished:
                 self.stream.write("\n")
         else:
             self.stream.write(line + "\n")
@@ -76,28 +83,76 @@ class Progress:
 _WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared data of the configuration it serves
 
 
-def _evaluate_in_worker(index: int, cfg: dict, threads: int) -> dict:
-    """One architecture in a pool or Ray worker process; data is prepared once per process and reused."""
-    torch.set_num_threads(threads)
+def worker_data(cfg: dict) -> TrainingData:
+    """The configuration's training data, prepared once per process and reused by every task it runs."""
     key = json.dumps([cfg["data"], cfg["run"]["device"], cfg["run"]["seed"], cfg["train"]["channels_last"]], sort_keys=True)
     if key not in _WORKER_DATA:
         _WORKER_DATA.clear()
         _WORKER_DATA[key] = prepare_data(cfg, resolve_device(cfg["run"]["device"]))
-    return evaluate_architecture(index, cfg, _WORKER_DATA[key])
+    return _WORKER_DATA[key]
 
 
-def _map_in_pool(cfg: dict, todo: list[int], write: Callable[[dict], None]) -> None:
+def _evaluate_in_worker(index: int, cfg: dict, threads: int) -> list[dict]:
+    """One architecture in a pool or Ray worker process."""
+    torch.set_num_threads(threads)
+    return [evaluate_architecture(index, cfg, worker_data(cfg))]
+
+
+Task = Callable[[Any, dict, int], list[dict]]  # (task, cfg, torch threads) -> records, run in a worker
+
+
+def execute(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO,
+            in_flight: int = 0) -> None:
+    """Run ``function`` over ``tasks`` here, in a process pool (``run.workers``) or on Ray (``run.ray``),
+    handing every record to ``write`` in this process, the only writer.
+
+    At most ``in_flight`` tasks (default: twice the workers) are submitted at a time, so a long stream
+    of tasks (the whole space) never sits in memory at once.
+    """
+    if cfg["run"]["ray"]:
+        _map_on_ray(function, tasks, cfg, write, stream, in_flight)
+    elif cfg["run"]["workers"] == 1:
+        for task in tasks:
+            for record in function(task, cfg, torch.get_num_threads()):
+                write(record)
+    else:
+        _map_in_pool(function, tasks, cfg, write, in_flight)
+
+
+def _bounded(submit: Callable[[Any], Any], wait_one: Callable[[set], tuple[Any, set]], tasks: Iterable[Any],
+             limit: int) -> Iterator[Any]:
+    """Submit ``tasks`` keeping at most ``limit`` pending; yield each finished handle as it completes."""
+    pending: set = set()
+    for task in tasks:
+        pending.add(submit(task))
+        while len(pending) >= limit:
+            done, pending = wait_one(pending)
+            yield done
+    while pending:
+        done, pending = wait_one(pending)
+        yield done
+
+
+def _map_in_pool(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], in_flight: int) -> None:
     workers = cfg["run"]["workers"]
     threads = max(1, (os.cpu_count() or 1) // workers)  # oversubscribed OpenMP threads slow everything down
     context = multiprocessing.get_context("spawn")  # no forked torch state
+
+    def wait_one(pending: set) -> tuple[Any, set]:
+        done, rest = wait(pending, return_when=FIRST_COMPLETED)
+        first = next(iter(done))
+        return first, rest | (done - {first})
+
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(_evaluate_in_worker, index, cfg, threads) for index in todo]
-        for future in as_completed(futures):
-            write(future.result())
+        for future in _bounded(lambda t: pool.submit(function, t, cfg, threads), wait_one, tasks,
+                               in_flight or 2 * workers):
+            for record in future.result():
+                write(record)
 
 
-def _map_on_ray(cfg: dict, todo: list[int], write: Callable[[dict], None], stream: TextIO) -> None:
-    """Architectures as Ray tasks (``run.ray_cpus`` CPUs and ``run.ray_gpus`` GPUs each); this process writes.
+def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO,
+                in_flight: int) -> None:
+    """Tasks on Ray (``run.ray_cpus`` CPUs and ``run.ray_gpus`` GPUs each); this process writes.
 
     A task lost with its node is reported and not recorded, so running the same command again retries it.
     """
@@ -115,17 +170,33 @@ def _map_on_ray(cfg: dict, todo: list[int], write: Callable[[dict], None], strea
         raise RuntimeError(f"no Ray cluster at {address!r} ({exc}); start one with `ray start --head`, "
                            "or use --ray local to start Ray on this machine only") from None
     run = cfg["run"]
-    task = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(_evaluate_in_worker)
-    pending = [task.remote(index, cfg, max(1, int(run["ray_cpus"]))) for index in todo]
+    remote = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(function)
+    threads = max(1, int(run["ray_cpus"]))
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // run["ray_cpus"]))
+
+    def wait_one(pending: set) -> tuple[Any, set]:
+        done, rest = ray.wait(list(pending), num_returns=1)
+        return done[0], set(rest)
+
+    submitted: set = set()
+
+    def submit(task: Any) -> Any:
+        ref = remote.remote(task, cfg, threads)
+        submitted.add(ref)
+        return ref
+
     try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+        for ref in _bounded(submit, wait_one, tasks, in_flight or 2 * slots):
+            submitted.discard(ref)
             try:
-                write(ray.get(done[0]))
+                records = ray.get(ref)
             except ray.exceptions.RayError as exc:
                 stream.write(f"a Ray task was lost ({type(exc).__name__}); run the same command again to retry it\n")
+                continue
+            for record in records:
+                write(record)
     finally:
-        for ref in pending:
+        for ref in submitted:
             ray.cancel(ref)
         if started_here:
             ray.shutdown()
@@ -158,12 +229,7 @@ def run_study(cfg: dict, out_dir: str | os.PathLike, stream: TextIO | None = Non
 
         if not todo:
             return out
-        if cfg["run"]["ray"]:
-            _map_on_ray(cfg, todo, write, stream)
-        elif cfg["run"]["workers"] == 1 or len(todo) == 1:
-            data = prepare_data(cfg, device)
-            for index in todo:
-                write(evaluate_architecture(index, cfg, data))
-        else:
-            _map_in_pool(cfg, todo, write)
+        if len(todo) == 1 and not cfg["run"]["ray"]:
+            cfg = config_merge(cfg, {"run": {"workers": 1}}, "one architecture")
+        execute(_evaluate_in_worker, todo, cfg, write, stream)
     return out

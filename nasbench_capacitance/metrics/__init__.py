@@ -94,7 +94,10 @@ def available(kind: str | None = None) -> list[str]:
 
 def compute(names: Iterable[str], result: TrainResult | None, arch: Arch, setup: "ProxySetup | None" = None) -> dict[str, Values]:
     """Scores of the named per-architecture metrics (higher is better) for one architecture."""
+    names = list(names)
     inputs = Inputs(arch, result, setup)
+    if setup is not None:  # the proxies asked for together share their passes
+        setup.compute([n for n in names if get(n).kind == "init"])
     return {name: get(name)(inputs) for name in names}
 
 

@@ -1,11 +1,12 @@
-"""Zero-cost proxies: scores of the initialised network on one batch (definitions: ../shared/baselines.md §2).
+"""Zero-cost proxies: scores of the initialised network on one batch (definitions: docs/baselines.md).
 
 Each measure computes what its reference implementation computes (zero-cost-nas
 ``foresight/pruners/measures``, NASLib ``predictors/utils/pruners/measures``, BayesWatch
 nas-without-training, idstcv ZenNAS, VascoLopes EPE-NAS). The harness is the references' too:
 
-- every measure runs on its own deep copy of the same initialised network, in train mode, so
-  BatchNorm normalises with batch statistics;
+- every measure sees the same initialised network in train mode, so BatchNorm normalises with
+  batch statistics; no measure modifies it (synflow and zen substitute their weights through
+  ``torch.func.functional_call``), so one network serves all of them without copies;
 - per-layer measures use the weights of every ``nn.Conv2d`` and ``nn.Linear`` (BatchNorm and biases
   excluded) and sum over all their elements;
 - the batch is one class-balanced, seeded batch of the training split with the training
@@ -17,6 +18,11 @@ nas-without-training, idstcv ZenNAS, VascoLopes EPE-NAS). The harness is the ref
 - a value that is not finite (e.g. jacob_cov of a cell whose output ignores its input) scores
   :data:`UNDEFINED_SCORE`, NASLib's convention, and the record keeps the reason.
 
+Proxies that read the same pass share it (:class:`ProxySession`): nwot, jacob_cov and epe_nas one
+forward with input gradients; grad_norm, snip, plain, fisher and grasp one loss gradient (grasp's
+Hessian-gradient product is taken from the same graph). The references run every proxy on its own
+copy with its own passes; the values are the same up to float rounding (``tests/test_zero_cost.py``).
+
 Deliberate differences are named where they occur: the network is NB201's own (xautodl layout:
 conv without bias, affine BN), not zero-cost-nas's rebuilt copy; GraSP accumulates the first-pass
 gradient over all chunks (the reference keeps the last chunk's only, a bug that only shows when it
@@ -25,15 +31,14 @@ splits); eigenvalues come from ``eigvalsh`` (the references' ``eig`` can return 
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.nn import functional as F
 
 from ..data import DeviceImages
@@ -42,15 +47,422 @@ from ..space import Arch
 from . import Inputs, Metric, Values, register
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
-Measure = Callable[[nn.Module, Batches, torch.Generator], float]
+T = TypeVar("T")
 JACOBIAN_EPS = 1e-5  # k in jacob_cov and epe_nas
 ZEN_MIXUP = 0.01  # x' = x + 0.01 ε (ZenNAS mixup_gamma)
 UNDEFINED_SCORE = -1e8  # NASLib's score for a NaN/inf proxy value: such a cell ranks last
 
 
+# ----------------------------------------------------------------------------- harness
+
+
+def weighted_layers(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def split_batch(x: torch.Tensor, y: torch.Tensor, splits: int) -> Batches:
+    n = len(x)
+    return [(x[i * n // splits:(i + 1) * n // splits], y[i * n // splits:(i + 1) * n // splits]) for i in range(splits)]
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
+def _sum(values: list[torch.Tensor]) -> float:
+    """A float64 sum of per-layer tensors, on the CPU."""
+    return float(sum((v.detach().double().sum().cpu() for v in values), torch.zeros((), dtype=torch.float64)))
+
+
+@dataclass
+class Activations:
+    """One forward with input gradients: the samples' input Jacobians and the ReLU inputs' sign codes."""
+
+    jacobian: torch.Tensor  # (n, features), float64: ∂(Σ_c y_c)/∂x per sample
+    labels: torch.Tensor
+    classes: int
+    codes: list[torch.Tensor]  # per ReLU: (n, units) bool, input > 0
+
+
+@dataclass
+class Gradients:
+    """One loss pass: per weighted layer the gradient, channel Fisher information and (if asked) Hg."""
+
+    weights: list[torch.Tensor]
+    grads: list[torch.Tensor | None]  # None: the layer does not reach the loss
+    fisher: list[torch.Tensor | None]
+    fan_in: list[int]
+    hessian_grads: list[torch.Tensor | None] | None  # H·g for grasp, when the session wants it
+
+
+class ProxySession:
+    """The passes of one network on one batch, each run once and shared by every proxy that reads it.
+
+    ``hessian``: also take the Hessian-gradient product (grasp) from the loss pass's graph; it costs a
+    double backward, so it is only done when grasp is among the proxies asked for. ``seconds`` holds
+    each proxy's cost: its own work plus an equal share of every pass it reads.
+    """
+
+    def __init__(self, net: nn.Module, batches: Batches, generator: torch.Generator, hessian: bool = False,
+                 sharing: dict[str, int] | None = None):
+        self.net, self.batches, self.generator, self.hessian = net.train(), batches, generator, hessian
+        self.sharing = sharing or {}  # pass name -> how many requested proxies read it (cost attribution)
+        self._products: dict[str, object] = {}
+        self._pass_seconds: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+
+    def _pass(self, name: str, compute: Callable[[], T]) -> T:
+        if name not in self._products:
+            start = time.perf_counter()
+            self._products[name] = compute()
+            self._pass_seconds[name] = time.perf_counter() - start
+        return self._products[name]  # type: ignore[return-value]
+
+    @property
+    def activations(self) -> Activations:
+        return self._pass("activations", self._activations)
+
+    @property
+    def gradients(self) -> Gradients:
+        return self._pass("gradients", self._gradients)
+
+    def value(self, name: str) -> float:
+        """The raw value of one proxy (not yet sign-corrected or checked for finiteness)."""
+        proxy = PROXIES[name]
+        known = set(self._pass_seconds)
+        start = time.perf_counter()
+        value = proxy.formula(self)
+        own = time.perf_counter() - start - sum(s for p, s in self._pass_seconds.items() if p not in known)
+        shared = sum(self._pass_seconds[p] / max(1, self.sharing.get(p, 1)) for p in proxy.passes if p in self._pass_seconds)
+        self.seconds[name] = own + shared
+        return value
+
+    def _activations(self) -> Activations:
+        codes: list[list[torch.Tensor]] = []
+        relus = [m for m in self.net.modules() if isinstance(m, nn.ReLU)]
+        rows, labels, classes = [], [], 0
+        for x, y in self.batches:
+            chunk: list[torch.Tensor] = []
+            handles = [m.register_forward_hook(lambda _m, inputs, _o: chunk.append(inputs[0].detach().flatten(1) > 0))
+                       for m in relus]
+            try:
+                x = x.detach().clone().requires_grad_(True)
+                out = self.net(x)
+            finally:
+                for h in handles:
+                    h.remove()
+            (jac,) = torch.autograd.grad(out, x, torch.ones_like(out), allow_unused=True)
+            jac = jac if jac is not None else torch.zeros_like(x)  # None: the output ignores the input
+            rows.append(jac.detach().flatten(1).double())
+            labels.append(y)
+            classes = out.shape[1]
+            codes.append(chunk)
+        per_relu = [torch.cat(parts) for parts in zip(*codes)]
+        return Activations(torch.cat(rows), torch.cat(labels), classes, per_relu)
+
+    def _gradients(self) -> Gradients:
+        layers = weighted_layers(self.net)
+        weights = [m.weight for m in layers]
+        grads: list[torch.Tensor | None] = [None] * len(layers)
+        fisher: list[torch.Tensor | None] = [None] * len(layers)
+        fused = self.hessian and len(self.batches) == 1  # Hg from this pass's graph: one forward fewer
+        graph_grads: tuple[torch.Tensor | None, ...] = ()
+        for x, y in self.batches:
+            outputs: dict[int, torch.Tensor] = {}
+
+            def keep(slot: int) -> Callable:
+                return lambda _m, _i, output: outputs.__setitem__(slot, output)
+
+            handles = [m.register_forward_hook(keep(slot)) for slot, m in enumerate(layers)]
+            try:
+                loss = F.cross_entropy(self.net(x), y)
+            finally:
+                for h in handles:
+                    h.remove()
+            live = {slot: a for slot, a in outputs.items() if a.requires_grad}
+            slots = list(live)
+            everything = torch.autograd.grad(loss, [*weights, *(live[s] for s in slots)], create_graph=fused,
+                                             allow_unused=True)
+            graph_grads = everything[:len(weights)]
+            for slot, g in enumerate(graph_grads):
+                if g is not None:
+                    grads[slot] = g.detach() if grads[slot] is None else grads[slot] + g.detach()
+            for slot, g_out in zip(slots, everything[len(weights):]):
+                if g_out is None:
+                    continue
+                a, g_out = live[slot].detach(), g_out.detach()
+                per_sample = (a * g_out).sum(tuple(range(2, a.dim()))) if a.dim() > 2 else a * g_out
+                value = 0.5 * per_sample.pow(2).mean(0)
+                fisher[slot] = value if fisher[slot] is None else fisher[slot] + value
+        hessian_grads = None
+        if fused:
+            hessian_grads = self._hessian_product(weights, [graph_grads], grads)
+        elif self.hessian:
+            hessian_grads = self._hessian_product(weights, None, grads)
+        return Gradients([w.detach() for w in weights], grads, fisher, [m.weight[0].numel() for m in layers], hessian_grads)
+
+    def _hessian_product(self, weights: list[torch.Tensor], graphs: list[tuple] | None,
+                         first: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
+        """H·g with g the first pass's gradient: ∂⟨g, ∂L/∂θ⟩/∂θ, from given graphs or one more pass per chunk."""
+        if graphs is None:
+            graphs = [torch.autograd.grad(F.cross_entropy(self.net(x), y), weights, create_graph=True, allow_unused=True)
+                      for x, y in self.batches]
+        total: list[torch.Tensor | None] = [None] * len(weights)
+        for graph in graphs:
+            z = sum((g0 * g).sum() for g0, g in zip(first, graph) if g is not None and g0 is not None)
+            if not isinstance(z, torch.Tensor) or not z.requires_grad:
+                continue  # no weight reaches the loss
+            for slot, hg in enumerate(torch.autograd.grad(z, weights, allow_unused=True)):
+                if hg is not None:
+                    total[slot] = hg if total[slot] is None else total[slot] + hg
+        return total
+
+
+# ----------------------------------------------------------------------------- the proxies' formulas
+
+
+def _over_gradients(s: ProxySession, term: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> float:
+    """Σ over weighted layers that reach the loss of ``term(weight, gradient)``."""
+    g = s.gradients
+    return _sum([term(w, grad) for w, grad in zip(g.weights, g.grads) if grad is not None])
+
+
+def _grad_norm(s: ProxySession) -> float:
+    """Σ_l ‖∂L/∂θ_l‖₂: the sum of per-layer norms, not the global norm."""
+    return _over_gradients(s, lambda w, g: g.norm())
+
+
+def _snip(s: ProxySession) -> float:
+    """Σ |∂L/∂θ ⊙ θ| (the reference's |∂L/∂mask| with a ones mask, which is the same quantity)."""
+    return _over_gradients(s, lambda w, g: (g * w).abs())
+
+
+def _plain(s: ProxySession) -> float:
+    """Σ ∂L/∂θ ⊙ θ, signed (NASLib and zero-cost-nas ``plain``)."""
+    return _over_gradients(s, lambda w, g: g * w)
+
+
+def _grasp(s: ProxySession) -> float:
+    """−Σ θ ⊙ Hg: g the loss gradient, Hg by differentiating ⟨g, ∂L/∂θ⟩ (temperature 1, one iteration)."""
+    g = s.gradients
+    if g.hessian_grads is None:
+        raise RuntimeError("grasp needs a session created with hessian=True")
+    return -_sum([w * hg for w, hg in zip(g.weights, g.hessian_grads) if hg is not None])
+
+
+def _fisher(s: ProxySession) -> float:
+    """Channel Fisher information F_k = ½ mean_n (Σ_hw a·∂L/∂a)², broadcast to every weight of channel k.
+
+    a is each conv/linear layer's output; the broadcast makes the score Σ_l Σ_k F_k · fan-in_l, as the
+    reference reports it.
+    """
+    g = s.gradients
+    return float(sum(float(f.abs().double().sum()) * fan_in for f, fan_in in zip(g.fisher, g.fan_in) if f is not None))
+
+
+def _jacob_cov(s: ProxySession) -> float:
+    """−Σ_i [log(λ_i + k) + 1/(λ_i + k)] over the eigenvalues of the samples' Jacobian correlation matrix."""
+    corr = torch.corrcoef(s.activations.jacobian)
+    if not torch.isfinite(corr).all():
+        return math.nan  # a sample with a constant Jacobian row: the reference scores NaN too
+    eig = torch.linalg.eigvalsh(corr)
+    return float(-(torch.log(eig + JACOBIAN_EPS) + 1.0 / (eig + JACOBIAN_EPS)).sum())
+
+
+def _epe_nas(s: ProxySession) -> float:
+    """Σ_c |Σ_ij log(|R_c,ij| + k)| with R_c the Jacobian correlations within class c (≤ 100 classes).
+
+    With more than 100 logits each class score is divided by its size and the score is
+    Σ_c Σ_c' |s_c − s_c'| / #classes, as in the reference.
+    """
+    a = s.activations
+    per_class = []
+    for c in torch.unique(a.labels):
+        rows = a.jacobian[a.labels == c]
+        corr = torch.corrcoef(rows) if len(rows) > 1 else torch.ones(1, 1, dtype=rows.dtype, device=rows.device)
+        score = torch.log(corr.abs() + JACOBIAN_EPS).sum()
+        per_class.append(score / len(corr) if a.classes > 100 else score)
+    values = torch.stack(per_class)
+    if a.classes <= 100:
+        return float(values.abs().sum())
+    return float((values[:, None] - values[None, :]).abs().sum() / len(values))
+
+
+def _nwot(s: ProxySession) -> float:
+    """log|det K| with K_ij = Σ over ReLU inputs of (#units − Hamming distance of the binary codes)."""
+    codes = s.activations.codes
+    n = len(s.activations.labels)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=s.activations.jacobian.device)
+    for c in codes:
+        c = c.double()
+        kernel += c @ c.T + (1 - c) @ (1 - c).T
+    return float(torch.linalg.slogdet(kernel).logabsdet)
+
+
+def _synflow(s: ProxySession) -> float:
+    """log Σ |θ ⊙ ∂R/∂θ| with R = Σ logits of an all-ones input through |θ|, BN bypassed, in float64.
+
+    No data and no labels. The reference removes BatchNorm; here every BN runs in eval mode with zero
+    mean, unit variance, unit scale and ``eps = 0``, which is the identity exactly. The log follows
+    NASLib: −log(−s) for negative s, and s = 0 (no weight reaches the output) stays 0, which ranks last
+    because every NB201 cell with a path has s > 1.
+    """
+    net, x0 = s.net, s.batches[0][0]
+    layers = dict.fromkeys(weighted_layers(net))
+    substitutes: dict[str, torch.Tensor] = {}
+    leaves: list[torch.Tensor] = []
+    for module_name, module in net.named_modules():
+        prefix = f"{module_name}." if module_name else ""
+        for name, tensor in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
+            if module in layers:
+                value = tensor.detach().abs().double()
+                if name == "weight":
+                    value.requires_grad_(True)
+                    leaves.append(value)
+            elif name in ("running_var", "weight"):
+                value = torch.ones_like(tensor, dtype=torch.float64)
+            elif name in ("running_mean", "bias"):
+                value = torch.zeros_like(tensor, dtype=torch.float64)
+            else:
+                continue  # num_batches_tracked: unused in eval mode
+            substitutes[prefix + name] = value
+    bns = batchnorms(net)
+    saved = [(m.training, m.eps) for m in bns]
+    try:
+        for m in bns:
+            m.train(False)
+            m.eps = 0.0
+        x = torch.ones((1, *x0.shape[1:]), dtype=torch.float64, device=x0.device)
+        out = functional_call(net, substitutes, (x,))
+    finally:
+        for m, (training, eps) in zip(bns, saved):
+            m.train(training)
+            m.eps = eps
+    grads = torch.autograd.grad(out.sum(), leaves, allow_unused=True)
+    total = _sum([(w * g).abs() for w, g in zip(leaves, grads) if g is not None])
+    if total > 0:
+        return math.log(total)
+    return -math.log(-total) if total < 0 else 0.0
+
+
+def _zen(s: ProxySession) -> float:
+    """log mean_n Σ|f(x) − f(x + 0.01ε)| + Σ_BN log √mean(running_var), weights re-drawn from N(0, 1).
+
+    f is the feature map before global pooling; x, ε ~ N(0, 1) of the batch's shape (no data, no
+    labels). BN keeps batch statistics (train mode) with fresh running statistics, which the two
+    forwards update; the reference's score includes them, so it is kept. The network's own weights
+    are never touched: the re-drawn ones are substituted for the call.
+    """
+    net = s.net
+    if not hasattr(net, "feature_map"):
+        raise TypeError("zen needs a network with feature_map() (the features before global pooling)")
+    wrapper = _FeatureMap(net)
+    substitutes: dict[str, torch.Tensor] = {}
+    running_vars: list[torch.Tensor] = []
+    with torch.no_grad():
+        for module_name, module in wrapper.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                substitutes[prefix + "weight"] = torch.empty_like(module.weight).normal_(generator=s.generator)
+                if module.bias is not None:
+                    substitutes[prefix + "bias"] = torch.zeros_like(module.bias)
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+                if module.affine:
+                    substitutes[prefix + "weight"] = torch.ones_like(module.weight)
+                    substitutes[prefix + "bias"] = torch.zeros_like(module.bias)
+                if module.running_var is not None:
+                    substitutes[prefix + "running_mean"] = torch.zeros_like(module.running_mean)
+                    substitutes[prefix + "running_var"] = torch.ones_like(module.running_var)
+                    substitutes[prefix + "num_batches_tracked"] = torch.zeros_like(module.num_batches_tracked)
+                    running_vars.append(substitutes[prefix + "running_var"])
+        deltas = []
+        for x, _ in s.batches:
+            a = torch.randn(x.shape, generator=s.generator, device=x.device)
+            b = torch.randn(x.shape, generator=s.generator, device=x.device)
+            clean = functional_call(wrapper, substitutes, (a,))
+            mixed = functional_call(wrapper, substitutes, (a + ZEN_MIXUP * b,))
+            deltas.append((clean - mixed).abs().sum((1, 2, 3)))
+        delta = torch.cat(deltas).double().mean()
+        bn_scale = sum(torch.log(torch.sqrt(v.double().mean())) for v in running_vars)
+    return float(torch.log(delta) + bn_scale)
+
+
+class _FeatureMap(nn.Module):
+    """``net.feature_map`` as a module's forward, so that ``functional_call`` can substitute its weights."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.feature_map(x)
+
+
+def _l2_norm(s: ProxySession) -> float:
+    """Σ_l ‖θ_l‖₂ at initialisation; no forward pass."""
+    return float(sum(m.weight.detach().double().norm().cpu() for m in weighted_layers(s.net)))
+
+
+# ----------------------------------------------------------------------------- the proxies and how they are run
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A zero-cost proxy: its formula over a session, the shared passes it reads, and whether cells of one
+    isomorphism class get the same value in distribution (the score reads only the function the cell
+    computes, so dead edges and their weights, which NB201 still builds, do not enter it)."""
+
+    name: str
+    formula: Callable[[ProxySession], float]
+    passes: tuple[str, ...]
+    iso_invariant: bool
+    description: str
+    reference: str
+
+
+PROXIES: dict[str, Proxy] = {p.name: p for p in (
+    Proxy("grad_norm", _grad_norm, ("gradients",), True, "Σ of per-layer gradient norms at initialisation",
+          "zero-cost-nas measures/grad_norm.py"),
+    Proxy("snip", _snip, ("gradients",), True, "SNIP saliency Σ|g ⊙ θ| at initialisation", "zero-cost-nas measures/snip.py"),
+    Proxy("grasp", _grasp, ("gradients",), True, "GraSP −Σ θ ⊙ Hg at initialisation", "zero-cost-nas measures/grasp.py"),
+    Proxy("fisher", _fisher, ("gradients",), True, "channel Fisher information, fan-in weighted",
+          "zero-cost-nas measures/fisher.py"),
+    Proxy("jacob_cov", _jacob_cov, ("activations",), True, "NASWOT v1 Jacobian covariance score",
+          "zero-cost-nas measures/jacob_cov.py"),
+    Proxy("synflow", _synflow, (), True, "log SynFlow (data-free, float64)", "zero-cost-nas measures/synflow.py; NASLib log"),
+    # nwot reads every ReLU, dead branches' too; zen every BN's running variance; l2_norm every weight
+    Proxy("nwot", _nwot, ("activations",), False, "NASWOT v2: log|det| of the ReLU Hamming kernel",
+          "nas-without-training score_networks.py"),
+    Proxy("zen", _zen, (), False, "Zen-score (Gaussian weights and inputs, BN scaling)", "ZenNAS compute_zen_score.py"),
+    Proxy("l2_norm", _l2_norm, (), False, "Σ of per-layer weight norms at initialisation", "NASLib measures/l2_norm.py"),
+    Proxy("plain", _plain, ("gradients",), True, "Σ g ⊙ θ at initialisation (signed)", "zero-cost-nas measures/plain.py"),
+    Proxy("epe_nas", _epe_nas, ("activations",), True, "EPE-NAS per-class Jacobian correlation score",
+          "EPE-NAS search.py; NASLib epe_nas.py"),
+)}
+
+
+def run_with_batch_splitting(measure: Callable[[nn.Module, Batches, torch.Generator], T], setup: "ProxySetup") -> T:
+    """``measure`` on the network and the whole batch; on out-of-memory, again with more, equal chunks."""
+    n, splits = len(setup.inputs), 1
+    while True:
+        try:
+            return measure(setup.network.train(), split_batch(setup.inputs, setup.targets, splits), setup.generator())
+        except RuntimeError as exc:
+            larger = [d for d in range(splits + 1, n + 1) if n % d == 0]
+            if not is_out_of_memory(exc) or not larger:
+                raise
+            splits = larger[0]
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
 @dataclass
 class ProxySetup:
-    """The initialised network (never modified: measures get deep copies) and the batch they share."""
+    """The initialised network (never modified) and the batch every proxy reads; scores are computed once."""
 
     network: nn.Module
     inputs: torch.Tensor  # (B, 3, H, W), normalised, training augmentations applied
@@ -58,12 +470,47 @@ class ProxySetup:
     seed: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per proxy, filled as they run
     undefined: dict[str, str] = field(default_factory=dict)  # proxies whose value was not finite, and why
-
-    def copy(self) -> nn.Module:
-        return copy.deepcopy(self.network).train()
+    values: dict[str, float] = field(default_factory=dict)  # raw values computed so far
+    errors: dict[str, Exception] = field(default_factory=dict)  # proxies that raised, kept to re-raise on request
 
     def generator(self) -> torch.Generator:
         return torch.Generator(device=self.inputs.device).manual_seed(self.seed)
+
+    def compute(self, names: list[str]) -> None:
+        """Raw values of ``names`` in one session: every pass they share runs once."""
+        todo = [n for n in dict.fromkeys(names) if n not in self.values and n not in self.errors]
+        if not todo:
+            return
+        sharing: dict[str, int] = {}
+        for name in todo:
+            for p in PROXIES[name].passes:
+                sharing[p] = sharing.get(p, 0) + 1
+
+        def measure(net: nn.Module, batches: Batches, generator: torch.Generator) -> dict[str, float]:
+            session = ProxySession(net, batches, generator, hessian="grasp" in todo, sharing=sharing)
+            values = {}
+            for name in todo:
+                try:
+                    values[name] = session.value(name)
+                except Exception as exc:  # one proxy failing (a singular matrix, say) does not lose the others
+                    if is_out_of_memory(exc):
+                        raise
+                    self.errors[name] = exc
+            self.timings.update(session.seconds)
+            return values
+
+        self.values.update(run_with_batch_splitting(measure, self))
+
+    def score(self, name: str) -> float:
+        """The proxy's score; a value that is not finite becomes :data:`UNDEFINED_SCORE`, its reason kept."""
+        self.compute([name])
+        if name in self.errors:
+            raise self.errors[name]
+        value = self.values[name]
+        if not math.isfinite(value):
+            self.undefined[name] = f"value {value}: scored {UNDEFINED_SCORE:g} (NASLib's convention)"
+            return UNDEFINED_SCORE
+        return value
 
 
 def make_setup(arch: "Arch | str | int", images: DeviceImages, *, C: int = 16, N: int = 5, num_classes: int = 10,
@@ -76,277 +523,35 @@ def make_setup(arch: "Arch | str | int", images: DeviceImages, *, C: int = 16, N
     return ProxySetup(net, inputs, targets, seed)
 
 
-# ----------------------------------------------------------------------------- harness
+def measure(name: str) -> Callable[[nn.Module, Batches, "torch.Generator | None"], float]:
+    """One proxy as a function of (network, batches, generator), on its own session: the references' form."""
+
+    def run(net: nn.Module, batches: Batches, generator: torch.Generator | None = None) -> float:
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        return ProxySession(net, batches, generator, hessian=name == "grasp").value(name)
+
+    run.__name__ = name
+    run.__doc__ = PROXIES[name].formula.__doc__
+    return run
 
 
-def weighted_layers(net: nn.Module) -> list[nn.Module]:
-    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-
-
-def split_batch(x: torch.Tensor, y: torch.Tensor, splits: int) -> Batches:
-    n = len(x)
-    return [(x[i * n // splits:(i + 1) * n // splits], y[i * n // splits:(i + 1) * n // splits]) for i in range(splits)]
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
-
-
-def run_with_batch_splitting(measure: Measure, setup: ProxySetup) -> float:
-    """``measure`` on a fresh copy and the whole batch; on out-of-memory, again with more, equal chunks."""
-    n, splits = len(setup.inputs), 1
-    while True:
-        try:
-            return measure(setup.copy(), split_batch(setup.inputs, setup.targets, splits), setup.generator())
-        except RuntimeError as exc:
-            larger = [d for d in range(splits + 1, n + 1) if n % d == 0]
-            if not is_out_of_memory(exc) or not larger:
-                raise
-            splits = larger[0]
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-
-
-def _weight_sum(net: nn.Module, value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> float:
-    """Σ over conv/linear layers of ``value(weight, grad)`` (layers without a gradient add nothing)."""
-    total = torch.zeros((), dtype=torch.float64)
-    for m in weighted_layers(net):
-        if m.weight.grad is not None:
-            total += value(m.weight.detach(), m.weight.grad).double().sum().cpu()
-    return float(total)
-
-
-def _loss_backward(net: nn.Module, batches: Batches) -> None:
-    """Gradients of the cross-entropy, accumulated over the chunks (each chunk's mean loss)."""
-    for x, y in batches:
-        F.cross_entropy(net(x), y).backward()
-
-
-# ----------------------------------------------------------------------------- gradient-based
-
-
-def grad_norm(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """Σ_l ‖∂L/∂θ_l‖₂: the sum of per-layer norms, not the global norm."""
-    _loss_backward(net, batches)
-    return _weight_sum(net, lambda w, g: g.norm())
-
-
-def snip(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """Σ |∂L/∂θ ⊙ θ| (the reference's |∂L/∂mask| with a ones mask, which is the same quantity)."""
-    _loss_backward(net, batches)
-    return _weight_sum(net, lambda w, g: (g * w).abs())
-
-
-def plain(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """Σ ∂L/∂θ ⊙ θ, signed (NASLib and zero-cost-nas ``plain``)."""
-    _loss_backward(net, batches)
-    return _weight_sum(net, lambda w, g: g * w)
-
-
-def grasp(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """−Σ θ ⊙ Hg: g from a first pass, Hg by differentiating ⟨g, ∂L/∂θ⟩ (temperature 1, one iteration)."""
-    weights = [m.weight for m in weighted_layers(net)]
-    first = [torch.zeros_like(w) for w in weights]
-    for x, y in batches:
-        grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
-        for acc, g in zip(first, grads):
-            if g is not None:
-                acc += g
-    for x, y in batches:
-        grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
-        z = sum((g0 * g).sum() for g0, g in zip(first, grads) if g is not None)
-        z.backward()
-    return -_weight_sum(net, lambda w, hg: w * hg)
-
-
-def fisher(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """Channel Fisher information F_k = ½ mean_n (Σ_hw a·∂L/∂a)², broadcast to every weight of channel k.
-
-    a is each conv/linear layer's output; the broadcast makes the score Σ_l Σ_k F_k · fan-in_l, as the
-    reference reports it.
-    """
-    layers = weighted_layers(net)
-    information: dict[nn.Module, torch.Tensor] = {}
-
-    def accumulate(module: nn.Module, activation: torch.Tensor, grad: torch.Tensor) -> None:
-        per_sample = (activation * grad).sum(tuple(range(2, activation.dim()))) if activation.dim() > 2 else activation * grad
-        value = 0.5 * per_sample.pow(2).mean(0)
-        information[module] = information[module] + value if module in information else value
-
-    def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        if output.requires_grad:
-            activation = output.detach()
-            output.register_hook(lambda grad: accumulate(module, activation, grad.detach()))
-
-    handles = [m.register_forward_hook(hook) for m in layers]
-    try:
-        for x, y in batches:
-            net.zero_grad()
-            F.cross_entropy(net(x), y).backward()
-    finally:
-        for h in handles:
-            h.remove()
-    total = sum(float(information[m].abs().double().sum()) * m.weight[0].numel() for m in layers if m in information)
-    return float(total)
-
-
-def _without_batchnorm(net: nn.Module) -> nn.Module:
-    """Every BatchNorm replaced by identity (zero-cost-nas builds synflow's copy with ``bn=False``)."""
-    for module in list(net.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, nn.modules.batchnorm._BatchNorm):
-                setattr(module, name, nn.Identity())
-    return net
-
-
-def synflow(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """log Σ |θ ⊙ ∂R/∂θ| with R = Σ logits of an all-ones input through |θ|, BN removed, in float64.
-
-    No data and no labels. The log follows NASLib: −log(−s) for negative s, and s = 0 (no weight
-    reaches the output) stays 0, which ranks last because every NB201 cell with a path has s > 1.
-    """
-    net = _without_batchnorm(net).double()
-    with torch.no_grad():
-        for tensor in net.state_dict().values():
-            tensor.abs_()
-    x = torch.ones((1, *batches[0][0].shape[1:]), dtype=torch.float64, device=batches[0][0].device)
-    net.zero_grad()
-    net(x).sum().backward()
-    s = _weight_sum(net, lambda w, g: (w * g).abs())
-    if s > 0:
-        return math.log(s)
-    return -math.log(-s) if s < 0 else 0.0
-
-
-def l2_norm(net: nn.Module, _batches: Batches, _: torch.Generator) -> float:
-    """Σ_l ‖θ_l‖₂ at initialisation; no forward pass."""
-    return float(sum(m.weight.detach().double().norm().cpu() for m in weighted_layers(net)))
-
-
-# ----------------------------------------------------------------------------- activation-based
-
-
-def input_jacobian(net: nn.Module, batches: Batches) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Rows ∂(Σ_c y_c)/∂x per sample, flattened (float64), their labels, and the number of logits."""
-    rows, labels, classes = [], [], 0
-    for x, y in batches:
-        x = x.detach().clone().requires_grad_(True)
-        out = net(x)
-        out.backward(torch.ones_like(out))
-        jac = x.grad if x.grad is not None else torch.zeros_like(x)  # None: the output ignores the input
-        rows.append(jac.detach().flatten(1).double())
-        labels.append(y)
-        classes = out.shape[1]
-    return torch.cat(rows), torch.cat(labels), classes
-
-
-def jacob_cov(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """−Σ_i [log(λ_i + k) + 1/(λ_i + k)] over the eigenvalues of the samples' Jacobian correlation matrix."""
-    jacobian, _, _ = input_jacobian(net, batches)
-    corr = torch.corrcoef(jacobian)
-    if not torch.isfinite(corr).all():
-        return math.nan  # a sample with a constant Jacobian row: the reference scores NaN too
-    eig = torch.linalg.eigvalsh(corr)
-    return float(-(torch.log(eig + JACOBIAN_EPS) + 1.0 / (eig + JACOBIAN_EPS)).sum())
-
-
-def epe_nas(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """Σ_c |Σ_ij log(|R_c,ij| + k)| with R_c the Jacobian correlations within class c (≤ 100 classes).
-
-    With more than 100 logits each class score is divided by its size and the score is
-    Σ_c Σ_c' |s_c − s_c'| / #classes, as in the reference.
-    """
-    jacobian, labels, classes = input_jacobian(net, batches)
-    per_class = []
-    for c in torch.unique(labels):
-        rows = jacobian[labels == c]
-        corr = torch.corrcoef(rows) if len(rows) > 1 else torch.ones(1, 1, dtype=rows.dtype, device=rows.device)
-        score = torch.log(corr.abs() + JACOBIAN_EPS).sum()
-        per_class.append(score / len(corr) if classes > 100 else score)
-    s = torch.stack(per_class)
-    if classes <= 100:
-        return float(s.abs().sum())
-    return float((s[:, None] - s[None, :]).abs().sum() / len(s))
-
-
-def nwot(net: nn.Module, batches: Batches, _: torch.Generator) -> float:
-    """log|det K| with K_ij = Σ over ReLU inputs of (#units − Hamming distance of the binary codes)."""
-    codes: dict[nn.Module, list[torch.Tensor]] = defaultdict(list)
-
-    def hook(module: nn.Module, inputs: tuple, _output: torch.Tensor) -> None:
-        codes[module].append(inputs[0].detach().flatten(1) > 0)
-
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            for x, _ in batches:
-                net(x)
-    finally:
-        for h in handles:
-            h.remove()
-    n = sum(len(x) for x, _ in batches)
-    kernel = torch.zeros(n, n, dtype=torch.float64, device=batches[0][0].device)
-    for parts in codes.values():
-        c = torch.cat(parts).double()
-        kernel += c @ c.T + (1 - c) @ (1 - c).T
-    return float(torch.linalg.slogdet(kernel).logabsdet)
-
-
-def zen(net: nn.Module, batches: Batches, generator: torch.Generator) -> float:
-    """log mean_n Σ|f(x) − f(x + 0.01ε)| + Σ_BN log √mean(running_var), weights re-drawn from N(0, 1).
-
-    f is the feature map before global pooling; x, ε ~ N(0, 1) of the batch's shape (no data, no
-    labels). In train mode running_var becomes a momentum blend of 1 and the two batches' variances,
-    which the reference's score includes, so it is kept.
-    """
-    if not hasattr(net, "feature_map"):
-        raise TypeError("zen needs a network with feature_map() (the features before global pooling)")
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(generator=generator)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
-                m.weight.fill_(1.0)
-                m.bias.zero_()
-        deltas = []
-        for x, _ in batches:
-            a = torch.randn(x.shape, generator=generator, device=x.device)
-            b = torch.randn(x.shape, generator=generator, device=x.device)
-            deltas.append((net.feature_map(a) - net.feature_map(a + ZEN_MIXUP * b)).abs().sum((1, 2, 3)))
-        delta = torch.cat(deltas).double().mean()
-        bn_scale = sum(torch.log(torch.sqrt(m.running_var.double().mean())) for m in net.modules()
-                       if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None)
-    return float(torch.log(delta) + bn_scale)
+grad_norm, snip, grasp, fisher, jacob_cov, synflow, nwot, zen, l2_norm, plain, epe_nas = (
+    measure(n) for n in ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "synflow", "nwot", "zen", "l2_norm",
+                         "plain", "epe_nas"))
 
 
 # ----------------------------------------------------------------------------- registry
 
 
-def _register(name: str, measure: Measure, description: str, reference: str) -> None:
+def _register(proxy: Proxy) -> None:
     def raw(inputs: Inputs) -> Values:
         if inputs.setup is None:
-            raise ValueError(f"{name} is a zero-cost proxy: it needs the initialised network and a batch (metrics.zero_cost.make_setup)")
-        start = time.perf_counter()
-        value = run_with_batch_splitting(measure, inputs.setup)
-        inputs.setup.timings[name] = time.perf_counter() - start
-        if not math.isfinite(value):
-            inputs.setup.undefined[name] = f"value {value}: scored {UNDEFINED_SCORE:g} (NASLib's convention)"
-            value = UNDEFINED_SCORE
-        return {"0": value}
+            raise ValueError(f"{proxy.name} is a zero-cost proxy: it needs the initialised network and a batch "
+                             "(metrics.zero_cost.make_setup)")
+        return {"0": inputs.setup.score(proxy.name)}
 
-    register(Metric(name, +1, "init", description, raw, reference))
+    register(Metric(proxy.name, +1, "init", proxy.description, raw, proxy.reference))
 
 
-_register("grad_norm", grad_norm, "Σ of per-layer gradient norms at initialisation", "zero-cost-nas measures/grad_norm.py")
-_register("snip", snip, "SNIP saliency Σ|g ⊙ θ| at initialisation", "zero-cost-nas measures/snip.py")
-_register("grasp", grasp, "GraSP −Σ θ ⊙ Hg at initialisation", "zero-cost-nas measures/grasp.py")
-_register("fisher", fisher, "channel Fisher information, fan-in weighted", "zero-cost-nas measures/fisher.py")
-_register("jacob_cov", jacob_cov, "NASWOT v1 Jacobian covariance score", "zero-cost-nas measures/jacob_cov.py")
-_register("synflow", synflow, "log SynFlow (data-free, float64)", "zero-cost-nas measures/synflow.py; NASLib log")
-_register("nwot", nwot, "NASWOT v2: log|det| of the ReLU Hamming kernel", "nas-without-training score_networks.py")
-_register("zen", zen, "Zen-score (Gaussian weights and inputs, BN scaling)", "ZenNAS compute_zen_score.py")
-_register("l2_norm", l2_norm, "Σ of per-layer weight norms at initialisation", "NASLib measures/l2_norm.py")
-_register("plain", plain, "Σ g ⊙ θ at initialisation (signed)", "zero-cost-nas measures/plain.py")
-_register("epe_nas", epe_nas, "EPE-NAS per-class Jacobian correlation score", "EPE-NAS search.py; NASLib epe_nas.py")
+for _proxy in PROXIES.values():
+    _register(_proxy)
