@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import __version__, config
 
@@ -44,9 +45,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
+    from .runner import DB_NAME
+    from .space_scoring import is_space_study
+    from .store import ResultStore
 
+    db = Path(args.dir) / DB_NAME
+    if db.is_file():
+        with ResultStore(db) as store:
+            runs = store.runs()
+        if runs and is_space_study(runs[-1]):
+            return _space_report(args.dir, args.overrides, not args.no_figures)
     write_report(args.dir, figures=not args.no_figures, overrides=args.overrides)
     return 0
+
+
+def _space_report(out: str, overrides: list[str], figures: bool) -> int:
+    from .space_report import DEFAULT_BOOTSTRAP, write_space_report
+
+    settings = {"ground_truth.table": "", "evaluation.bootstrap": DEFAULT_BOOTSTRAP}
+    for text in overrides:
+        key, _, value = text.partition("=")
+        if key.strip() not in settings:
+            raise config.ConfigError(f"--set {text}: a whole-space report takes {' and '.join(settings)} only")
+        settings[key.strip()] = value.strip() if key.strip() == "ground_truth.table" else int(value)
+    write_space_report(out, table=settings["ground_truth.table"] or None, resamples=settings["evaluation.bootstrap"],
+                       figures=figures)
+    return 0
+
+
+def cmd_space(args: argparse.Namespace) -> int:
+    from .space_scoring import parse_indices, score_space, training_free_metrics
+
+    cfg = _load(args)
+    names = training_free_metrics(args.metrics.split(",") if args.metrics else None)
+    indices = parse_indices(args.indices)
+    print(f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
+          f"C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' batch "
+          f"{cfg['proxies']['batch_size']}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
+          file=sys.stderr)
+    try:
+        score_space(cfg, args.out, names, indices, iso_copy=args.iso_copy)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished cells are saved; run the same command to resume", file=sys.stderr)
+        return 130
+    return _space_report(args.out, args.report_overrides, not args.no_figures)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -103,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", metavar="ADDRESS", help="evaluate on Ray: local (start one here), auto (the running "
                    "cluster) or ray://host:port; CPUs/GPUs per architecture: --set run.ray_cpus=... run.ray_gpus=...")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("space", help="score every NB201 cell (or a range) with training-free metrics; resumable")
+    _config_args(p, f"network and data setting (default {config.DEFAULT_PRESET})")
+    p.add_argument("--out", required=True, metavar="DIR", help="scoring directory; the same DIR resumes")
+    p.add_argument("--metrics", help="comma-separated training-free metrics (default: every arch and init metric)")
+    p.add_argument("--indices", metavar="START:STOP", help="official indices START..STOP-1 (default 0:15625)")
+    p.add_argument("--iso-copy", action="store_true", help="score one cell per isomorphism class for the metrics "
+                   "that depend only on the computed function, copy them to the class's other cells")
+    p.add_argument("--workers", type=int, help="score cells in N processes")
+    p.add_argument("--ray", metavar="ADDRESS", help="score on Ray: local, auto (the running cluster) or ray://host:port")
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--report-set", dest="report_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="ground_truth.table=FILE or evaluation.bootstrap=N for the report")
+    p.set_defaults(func=cmd_space)
     p = sub.add_parser("report", help="rebuild tables and figures from a study directory")
     p.add_argument("dir")
     p.add_argument("--no-figures", action="store_true")

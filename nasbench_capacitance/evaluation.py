@@ -72,14 +72,20 @@ def partial_kendall_tau(scores: np.ndarray, truth: np.ndarray, control: np.ndarr
     return (t_xy - t_xz * t_yz) / denominator
 
 
+PAIRWISE_LIMIT = 1500  # above this many points, τ-b per resample comes from scipy's O(n log n) algorithm
+
+
 def kendall_tau_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall τ-b of every row pair of (R, n) arrays at once (NaN where a row is constant).
 
     τ-b = Σ sign(Δx) sign(Δy) / sqrt(Σ sign(Δx)² Σ sign(Δy)²) over all pairs, which counts ties in x,
-    in y and in both exactly as scipy does. Rows are processed in chunks of about 4M pairs.
+    in y and in both exactly as scipy does. Rows are processed in chunks of about 4M pairs; beyond
+    :data:`PAIRWISE_LIMIT` points (n² pairs per row would not fit) each row goes to scipy instead.
     """
     x, y = np.atleast_2d(x), np.atleast_2d(y)
     rows, n = x.shape
+    if n > PAIRWISE_LIMIT:
+        return np.array([kendall_tau(a, b) for a, b in zip(x, y)])
     out = np.empty(rows)
     chunk = max(1, 4_000_000 // max(1, n * n))
     for start in range(0, rows, chunk):
@@ -145,6 +151,56 @@ def correlate(scores: np.ndarray, truth: np.ndarray, params: np.ndarray | None =
     partial = partial_kendall_tau(scores, truth, params) if params is not None else math.nan
     return Correlation(len(x), kendall_tau(x, y), k_low, k_high, spearman_rho(x, y), s_low, s_high,
                        pearson_r(x, y), precision_at_top(x, y, 0.1), partial)
+
+
+@dataclass(frozen=True)
+class SearchQuality:
+    """What a search that trusts a metric gets: the true accuracy of its top cells, and what it finds.
+
+    Ties in the score are broken at random in expectation: a top-k that cuts through a group of tied
+    cells takes the group's mean accuracy for the places it fills (a parameter count ties many cells).
+    """
+
+    top1: float  # accuracy of the best cell by score
+    top10: float  # mean accuracy of the 10 best
+    top100: float
+    recall_top1pct: float  # share of the true top 1% found in the metric's top 1%
+    recall_top5pct: float
+    rank_of_best: float  # the rank (1 = first) the metric gives the truly best cell, ties averaged
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def expected_top_k(scores: np.ndarray, values: np.ndarray, k: int) -> float:
+    """Mean of ``values`` over the ``k`` highest ``scores``, ties at the cut broken at random (in expectation)."""
+    order = np.argsort(-scores, kind="stable")
+    s, v = scores[order], values[order]
+    k = min(k, len(s))
+    if k == 0:
+        return math.nan
+    cut = s[k - 1]
+    above = s > cut
+    tied = s == cut
+    taken_from_tie = k - int(above.sum())
+    return float((v[above].sum() + taken_from_tie * v[tied].mean()) / k)
+
+
+def search_quality(scores: np.ndarray, truth: np.ndarray) -> SearchQuality:
+    """:class:`SearchQuality` of ``scores`` against ``truth`` over the cells where both are finite."""
+    x, y = _finite_pairs(scores, truth)
+    if len(x) == 0:
+        return SearchQuality(*(math.nan,) * 6)
+    tops = [expected_top_k(x, y, k) for k in (1, 10, 100)]
+    recalls = []
+    for fraction in (0.01, 0.05):
+        k = max(1, math.ceil(fraction * len(x)))
+        in_true_top = np.zeros(len(x))
+        in_true_top[np.argsort(-y, kind="stable")[:k]] = 1.0
+        recalls.append(expected_top_k(x, in_true_top, k))  # both sets hold k cells: recall = precision
+    best = int(np.argmax(y))
+    rank = 1 + float((x > x[best]).sum()) + float((x == x[best]).sum() - 1) / 2
+    return SearchQuality(*tops, *recalls, rank)
 
 
 def non_degenerate(truth: np.ndarray, threshold: float = DEGENERATE_ACCURACY) -> np.ndarray:

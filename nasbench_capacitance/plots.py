@@ -134,3 +134,83 @@ def write_all(out: Path, records: list[dict], truth: np.ndarray, rows: list[dict
     tau_training_free(paths[2], rows)
     beta_trajectories(paths[3], records, truth)
     return paths
+
+
+# ----------------------------------------------------------------------------- the whole space (thousands of cells)
+
+
+def space_hexbin(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, target: str, note: str) -> None:
+    """Density of every metric against accuracy, one panel each (15,625 points would hide each other)."""
+    names = list(columns)
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.7 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        x = columns[name]
+        keep = np.isfinite(x) & np.isfinite(truth) & (x > -1e7)  # -1e8 marks an undefined proxy value
+        if keep.sum() > 1:
+            ax.hexbin(x[keep], truth[keep], gridsize=40, bins="log", cmap="viridis", mincnt=1)
+        ax.set_title(f"{name} ({int((~keep).sum())} undefined)" if (~keep).sum() else name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy (%)", fontsize=8)
+    fig.suptitle(f"Metric (x) against {target} (y), log cell count per hexagon\n{note}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def space_tau_heatmap(path: Path, correlations: list[dict], note: str) -> None:
+    """Kendall τ over all cells, metrics (rows, best first) by targets (columns)."""
+    rows = [r for r in correlations if r["subset"] == "all"]
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    tau = {(r["metric"], r["target"]): r["kendall_tau"] for r in rows}
+    names = sorted(dict.fromkeys(r["metric"] for r in rows), key=lambda m: -np.nan_to_num(tau[(m, targets[0])], nan=-2))
+    grid = np.array([[tau[(m, t)] for t in targets] for m in names], dtype=float)
+    fig, ax = plt.subplots(figsize=(1.6 * len(targets) + 2.5, 0.38 * len(names) + 1.6))
+    image = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    for (i, j), v in np.ndenumerate(grid):
+        ax.text(j, i, "nan" if math.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(targets)), targets, rotation=20, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    fig.colorbar(image, ax=ax, label="Kendall τ")
+    ax.set_title(f"Kendall τ over all cells\n{note}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def space_top_k(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, target: str) -> None:
+    """Mean true accuracy of the k best cells by each metric, k on a log axis; oracle and random drawn."""
+    from .evaluation import expected_top_k
+
+    finite = np.isfinite(truth)
+    y = truth[finite]
+    ks = np.unique(np.round(np.logspace(0, math.log10(len(y)), 40)).astype(int))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(ks, [expected_top_k(y, y, k) for k in ks], color="black", lw=2, label="oracle")
+    ax.axhline(float(y.mean()), color="grey", ls="--", lw=1, label="random")
+    curves = {name: [expected_top_k(np.nan_to_num(s[finite], nan=-np.inf), y, k) for k in ks] for name, s in columns.items()}
+    for n, (name, curve) in enumerate(sorted(curves.items(), key=lambda kv: -kv[1][min(10, len(kv[1]) - 1)])):
+        ax.plot(ks, curve, lw=1.2, color=plt.get_cmap("tab20")(n % 20), label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("k (cells taken, best first by the metric)")
+    ax.set_ylabel(f"mean accuracy of the top k (%)\n{target}", fontsize=8)
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.set_title("What a search trusting each metric gets", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_space(out: Path, columns: dict[str, np.ndarray], truth: dict[str, np.ndarray], correlations: list[dict],
+                note: str) -> list[Path]:
+    """The whole-space figures, against the first target (CIFAR-10 validation when the table has it)."""
+    target = next(iter(truth))
+    paths = [out / "space_hexbin.png", out / "space_tau_heatmap.png", out / "space_topk.png"]
+    space_hexbin(paths[0], columns, truth[target], target, note)
+    space_tau_heatmap(paths[1], correlations, note)
+    space_top_k(paths[2], columns, truth[target], target)
+    return paths

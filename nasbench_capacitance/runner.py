@@ -150,6 +150,17 @@ def _map_in_pool(function: Task, tasks: Iterable[Any], cfg: dict, write: Callabl
                 write(record)
 
 
+def _on_ray_node(function: Task, task: Any, cfg: dict, threads: int) -> list[dict]:
+    """``function`` in a Ray worker; each record notes the node that computed it."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    records = function(task, cfg, threads)
+    for record in records:
+        record.setdefault("extra", {})["ray_node"] = node
+    return records
+
+
 def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO,
                 in_flight: int) -> None:
     """Tasks on Ray (``run.ray_cpus`` CPUs and ``run.ray_gpus`` GPUs each); this process writes.
@@ -170,7 +181,7 @@ def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable
         raise RuntimeError(f"no Ray cluster at {address!r} ({exc}); start one with `ray start --head`, "
                            "or use --ray local to start Ray on this machine only") from None
     run = cfg["run"]
-    remote = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(function)
+    remote = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(_on_ray_node)
     threads = max(1, int(run["ray_cpus"]))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // run["ray_cpus"]))
 
@@ -181,7 +192,7 @@ def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable
     submitted: set = set()
 
     def submit(task: Any) -> Any:
-        ref = remote.remote(task, cfg, threads)
+        ref = remote.remote(function, task, cfg, threads)
         submitted.add(ref)
         return ref
 

@@ -294,13 +294,9 @@ def _epe_nas(s: ProxySession) -> float:
 
 def _nwot(s: ProxySession) -> float:
     """log|det K| with K_ij = Σ over ReLU inputs of (#units − Hamming distance of the binary codes)."""
-    codes = s.activations.codes
-    n = len(s.activations.labels)
-    kernel = torch.zeros(n, n, dtype=torch.float64, device=s.activations.jacobian.device)
-    for c in codes:
-        c = c.double()
-        kernel += c @ c.T + (1 - c) @ (1 - c).T
-    return float(torch.linalg.slogdet(kernel).logabsdet)
+    codes = torch.cat(s.activations.codes, dim=1).float()  # (n, all units); float32 counts are exact below 2^24
+    kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
+    return float(torch.linalg.slogdet(kernel.double()).logabsdet)
 
 
 def _synflow(s: ProxySession) -> float:

@@ -1,0 +1,231 @@
+"""Score every NB201 cell (or a range) with the training-free metrics, resumably, into one store.
+
+The work is streamed in small tasks of cells (no list of networks is ever held), mapped in this
+process, a process pool or on Ray by :func:`runner.execute`, and written by this process alone, one
+transaction per cell, so a killed scoring resumes where it stopped. With ``iso_copy`` one cell per
+isomorphism class (its lowest index) is scored for the metrics whose value depends only on the
+function a cell computes, and the other members of its class get a copy; the metrics that see dead
+edges (parameter count, FLOPs, l2_norm, nwot, zen) are scored for every cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import importlib.resources
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, TextIO
+
+import numpy as np
+import torch
+
+from . import metrics, space
+from .evaluate import evaluate_architecture, provenance, resolve_device
+from .metrics.zero_cost import PROXIES
+from .runner import DB_NAME, Progress, execute, worker_data
+from .store import ResultStore
+
+KIND = "space"
+CELLS_PER_TASK = 16
+REFERENCE_TABLE = "nb201_space_quick.csv.gz"  # package data: the whole space at the quick preset (make space-reference)
+
+
+class SpaceError(ValueError):
+    """A whole-space scoring the user asked for cannot run as given; the message says how to fix it."""
+
+
+def training_free_metrics(names: Iterable[str] | None = None) -> list[str]:
+    """The metrics a whole-space scoring computes (default: every ``arch`` and ``init`` metric), checked."""
+    free = metrics.available("arch") + metrics.available("init")
+    if names is None:
+        return free
+    chosen = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not chosen:
+        raise SpaceError(f"--metrics names no metric; choose from {', '.join(free)}")
+    for name in chosen:
+        metric = metrics.get(name)  # unknown names: one message listing every metric
+        if metric.kind not in ("arch", "init"):
+            raise SpaceError(f"{name} needs training ({metric.kind} metric); nbcap space scores training-free metrics "
+                             f"only: {', '.join(free)}. Score trained metrics on a sample with nbcap run")
+    return chosen
+
+
+def iso_invariant(name: str) -> bool:
+    """Whether cells of one isomorphism class share the metric's value (in distribution over initialisations)."""
+    return name in PROXIES and PROXIES[name].iso_invariant
+
+
+def parse_indices(text: str | None) -> range:
+    """``START:STOP`` (either may be empty) as a range of official indices within 0..15,624."""
+    if not text:
+        return range(space.NUM_ARCHS)
+    start, sep, stop = text.partition(":")
+    try:
+        first = int(start) if start.strip() else 0
+        last = int(stop) if stop.strip() else space.NUM_ARCHS
+    except ValueError:
+        first = last = -1
+    if not sep or first < 0 or last > space.NUM_ARCHS or first >= last:
+        raise SpaceError(f"--indices takes START:STOP with 0 <= START < STOP <= {space.NUM_ARCHS} (NB201 indices "
+                         f"0..{space.NUM_ARCHS - 1}, STOP excluded), e.g. 0:1000; got {text!r}")
+    return range(first, last)
+
+
+@functools.lru_cache(maxsize=1)
+def representatives() -> np.ndarray:
+    """For every official index, the lowest index of its isomorphism class (6,466 distinct values)."""
+    first: dict[str, int] = {}
+    out = np.empty(space.NUM_ARCHS, dtype=np.int64)
+    for index, arch in enumerate(space.all_archs()):
+        out[index] = first.setdefault(arch.iso_key, index)
+    return out
+
+
+def identity(cfg: dict, names: list[str], iso_copy: bool) -> dict:
+    """What defines a scoring's records: the network, the data, the proxies' batch, the seed, the metrics.
+
+    The index range and how it runs (workers, Ray) are not part of it, so a scoring may be extended
+    range by range in the same folder, and resumed another way.
+    """
+    return {"kind": KIND, "model": {k: cfg["model"][k] for k in ("C", "N")}, "data": cfg["data"],
+            "proxies": {"batch_size": cfg["proxies"]["batch_size"]}, "seed": cfg["run"]["seed"],
+            "metrics": sorted(names), "iso_copy": iso_copy}
+
+
+@dataclass(frozen=True)
+class Task:
+    """Cells for one worker call; with ``iso_copy`` they come in whole isomorphism classes."""
+
+    indices: tuple[int, ...]
+    names: tuple[str, ...]
+    iso_copy: bool
+
+
+def tasks(todo: list[int], names: list[str], iso_copy: bool, size: int = 0) -> Iterator[Task]:
+    """``todo`` cut into tasks of about ``size`` cells, lazily; members of a class stay in one task.
+
+    The default size is :data:`CELLS_PER_TASK`, smaller for a short list so that every worker gets some.
+    """
+    size = size or max(1, min(CELLS_PER_TASK, len(todo) // 8))
+    if not iso_copy:
+        for start in range(0, len(todo), size):
+            yield Task(tuple(todo[start:start + size]), tuple(names), False)
+        return
+    reps = representatives()
+    classes: dict[int, list[int]] = {}
+    for index in todo:
+        classes.setdefault(int(reps[index]), []).append(index)
+    batch: list[int] = []
+    for members in classes.values():
+        batch.extend(members)
+        if len(batch) >= size:
+            yield Task(tuple(batch), tuple(names), True)
+            batch = []
+    if batch:
+        yield Task(tuple(batch), tuple(names), True)
+
+
+def score_cells(task: Task, cfg: dict, threads: int) -> list[dict]:
+    """The records of one task's cells (run in a worker): every metric scored, or copied in its class."""
+    torch.set_num_threads(threads)
+    data = worker_data(cfg) if any(metrics.get(n).kind == "init" for n in task.names) else None
+    if not task.iso_copy:
+        return [evaluate_architecture(index, cfg, data, names=list(task.names)) for index in task.indices]
+    shared = [n for n in task.names if iso_invariant(n)]
+    own = [n for n in task.names if not iso_invariant(n)]
+    reps = representatives()
+    scored: dict[int, dict] = {}  # representative -> its record (invariant metrics at least)
+    records = []
+    for index in task.indices:
+        rep = int(reps[index])
+        if index == rep:
+            scored[rep] = evaluate_architecture(index, cfg, data, names=list(task.names))
+            records.append(scored[rep])
+            continue
+        if rep not in scored:
+            scored[rep] = evaluate_architecture(rep, cfg, data, names=shared)
+        records.append(_with_copies(evaluate_architecture(index, cfg, data, names=own), scored[rep], shared))
+    return records
+
+
+def _with_copies(record: dict, source: dict, names: list[str]) -> dict:
+    """``record`` completed with ``names`` copied from its class representative's record ``source``."""
+    if not names:
+        return record
+    for name in names:
+        record["metrics"][name] = dict(source["metrics"].get(name, {"0": float("nan")}))
+    record["extra"].update({"copied_from": source["index"], "copied": names})
+    if source["status"] != "ok" and record["status"] == "ok":
+        record["status"], record["reason"] = source["status"], f"class representative {source['index']}: {source['reason']}"
+    return record
+
+
+def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
+    """Refuse a folder that holds another study: its records were computed differently."""
+    for run in store.runs():
+        if run["config"] != wanted:
+            kind = run["config"].get("kind", "nbcap run")
+            differs = sorted(k for k in set(wanted) | set(run["config"]) if run["config"].get(k) != wanted.get(k))
+            raise SpaceError(f"{out} holds a different study ({kind}; differs in: {', '.join(differs)}); "
+                             "use another --out, or the settings it was started with")
+
+
+def score_space(cfg: dict, out_dir: str | os.PathLike, names: Iterable[str] | None = None,
+                indices: Iterable[int] | None = None, iso_copy: bool = False, stream: TextIO | None = None) -> Path:
+    """Score ``indices`` (default: all 15,625 cells) with ``names`` into ``out_dir/results.db``; resumes.
+
+    ``cfg`` supplies the network (``model.C``, ``model.N``), the data setting and the proxies' batch,
+    the seed, the device and how to run (``run.workers``, ``run.ray``).
+    """
+    stream = stream if stream is not None else sys.stderr
+    chosen = training_free_metrics(names)
+    wanted = list(indices) if indices is not None else list(range(space.NUM_ARCHS))
+    out = Path(out_dir)
+    study = identity(cfg, chosen, iso_copy)
+    device = resolve_device(cfg["run"]["device"])
+    out.mkdir(parents=True, exist_ok=True)
+    with ResultStore(out / DB_NAME) as store:
+        check_study(store, study, out)
+        run_id = store.start_run(study, provenance(cfg, device))
+        done = store.done(run_id)
+        todo = [i for i in wanted if i not in done]
+        if len(todo) < len(wanted):
+            stream.write(f"resuming: {len(wanted) - len(todo)} of {len(wanted)} cells already in {out / DB_NAME}\n")
+        progress = Progress(len(wanted), len(wanted) - len(todo), stream, unit="cell", every=30.0)
+
+        def write(record: dict) -> None:
+            store.add_record(run_id, record)
+            progress.update(record)
+
+        execute(score_cells, tasks(todo, chosen, iso_copy), cfg, write, stream)
+    return out
+
+
+def is_space_study(run: dict) -> bool:
+    return run["config"].get("kind") == KIND
+
+
+def reference_table(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The shipped whole-space scores (``nbcap space --preset quick``), one array per column, by NB201 index.
+
+    Metric columns hold the scores (higher is better), ``time_<metric>`` the seconds each took on the
+    machine that made the table; a search reads these instead of recomputing them. ``path`` reads
+    another ``space.csv`` (plain or gzipped) instead.
+    """
+    source = Path(path) if path else Path(str(importlib.resources.files(__package__).joinpath("reference")), REFERENCE_TABLE)
+    if not source.is_file():
+        raise FileNotFoundError(f"whole-space table {source} not found; `make space-reference` regenerates the shipped one")
+    opener = gzip.open if source.suffix == ".gz" else open
+    with opener(source, "rt", newline="") as f:
+        rows = list(csv.DictReader(f))
+    numeric = [c for c in rows[0] if c not in ("arch_str", "status", "reason")]
+    table = {c: np.full(space.NUM_ARCHS, np.nan) for c in numeric}
+    for row in rows:
+        i = int(row["index"])
+        for c in numeric:
+            table[c][i] = float(row[c]) if row[c] else np.nan
+    return table
