@@ -39,9 +39,11 @@ def main() -> None:
     wall = time.perf_counter() - start
     mean = lambda key: float(np.mean([r["timings"].get(key, np.nan) for r in records]))  # noqa: E731
     epochs = cfg["train"]["epochs"]
-    print(f"\npreset {args.preset}: C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
-          f"{td.description['train_images']} train images, proxies on a batch of {cfg['proxies']['batch_size']}; "
-          f"{len(records)} architectures, {args.threads} threads, {wall / len(records):.1f} s per architecture in all")
+    print(
+        f"\npreset {args.preset}: C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
+        f"{td.description['train_images']} train images, proxies on a batch of {cfg['proxies']['batch_size']}; "
+        f"{len(records)} architectures, {args.threads} threads, {wall / len(records):.1f} s per architecture in all"
+    )
     print(f"{'what':<34}{'seconds per architecture':>26}")
     proxies = sorted((k[3:] for k in records[0]["timings"] if k.startswith("zc_")), key=lambda n: -mean(f"zc_{n}"))
     for name in proxies:

@@ -42,8 +42,10 @@ def main() -> None:
         pass
     sync()
     elapsed = time.perf_counter() - start
-    print(f"one augmented epoch of {len(td.train)} 32x32 images on {args.device} (batch 256): {elapsed:.2f} s "
-          f"({len(td.train) / elapsed:,.0f} images/s)")
+    print(
+        f"one augmented epoch of {len(td.train)} 32x32 images on {args.device} (batch 256): {elapsed:.2f} s "
+        f"({len(td.train) / elapsed:,.0f} images/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -42,36 +42,44 @@ def main() -> None:
     rng = np.random.default_rng(0)
     S, B = args.snapshots, args.batch
     f32 = lambda a: a.astype(np.float32).astype(np.float64)  # noqa: E731  (both sides see the same values)
-    weights = [f32(rng.standard_normal((S, widths[l + 1], widths[l])) / np.sqrt(widths[l])) for l in range(len(widths) - 1)]
+    weights = [
+        f32(rng.standard_normal((S, widths[l + 1], widths[l])) / np.sqrt(widths[l])) for l in range(len(widths) - 1)
+    ]
     inputs = [f32(np.abs(rng.standard_normal((S, B, n)))) for n in widths[:-1]]
     slopes = [(rng.random((S, B, n)) > 0.5).astype(float) for n in widths[1:-1]]
     deltas = [f32(rng.standard_normal((S, B, n))) for n in widths[1:]]
     dev = torch.device(args.device)
     t_weights = [torch.tensor(w, dtype=torch.float32, device=dev) for w in weights]
-    t_stats = {k: [torch.tensor(x, dtype=torch.float32, device=dev) for x in v]
-               for k, v in (("inputs", inputs), ("slopes", slopes), ("deltas", deltas))}
+    t_stats = {
+        k: [torch.tensor(x, dtype=torch.float32, device=dev) for x in v]
+        for k, v in (("inputs", inputs), ("slopes", slopes), ("deltas", deltas))
+    }
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     n_weights = sum(w.shape[1] * w.shape[2] for w in weights)
     n_edges = sum(widths[l] * widths[l + 1] * widths[l + 2] for l in range(len(widths) - 2))
-    print(f"probe {args.widths}: {n_weights:,} weights, {n_edges:,} line-graph edges, {S} snapshots, "
-          f"batch {B}, device {dev}, torch threads {torch.get_num_threads()}")
+    print(
+        f"probe {args.widths}: {n_weights:,} weights, {n_edges:,} line-graph edges, {S} snapshots, "
+        f"batch {B}, device {dev}, torch threads {torch.get_num_threads()}"
+    )
     print(f"{'strategy':<10}{'explicit (s)':>14}{'closed form (s)':>17}{'speed-up':>10}{'max rel diff':>15}")
     for strategy in ("weight", "gradient"):
         stats = t_stats if strategy == "gradient" else None
 
-        def closed():
+        def closed(strategy=strategy, stats=stats):
             out = capacitance.beta_eff(t_weights, strategy, stats)
             sync()
             return out
 
-        def explicit():
+        def explicit(strategy=strategy):
             out = []
             for s in range(S):
                 ws = [w[s] for w in weights]
                 if strategy == "weight":
                     out.append(ref.beta_weight(ws))
                 else:
-                    out.append(ref.beta_gradient(ws, [x[s] for x in inputs], [x[s] for x in slopes], [x[s] for x in deltas]))
+                    out.append(
+                        ref.beta_gradient(ws, [x[s] for x in inputs], [x[s] for x in slopes], [x[s] for x in deltas])
+                    )
             return np.array(out)
 
         closed()  # warm-up

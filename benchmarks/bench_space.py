@@ -31,8 +31,14 @@ def per_copy(arch: space.Arch, cfg: dict, images, names: list[str]) -> tuple[dic
     start = time.perf_counter()
     cost._count(arch)  # the meta-device count per cell that params and flops made before
     seconds = {"params+flops": time.perf_counter() - start}
-    setup = zero_cost.make_setup(arch, images, C=cfg["model"]["C"], N=cfg["model"]["N"],
-                                 batch_size=cfg["proxies"]["batch_size"], seed=cfg["run"]["seed"])
+    setup = zero_cost.make_setup(
+        arch,
+        images,
+        C=cfg["model"]["C"],
+        N=cfg["model"]["N"],
+        batch_size=cfg["proxies"]["batch_size"],
+        seed=cfg["run"]["seed"],
+    )
     values = {}
     for name in names:
         begin = time.perf_counter()
@@ -46,8 +52,14 @@ def shared(arch: space.Arch, cfg: dict, images, names: list[str]) -> tuple[dict,
     start = time.perf_counter()
     cost.nb201_costs(arch)
     seconds = {"params+flops": time.perf_counter() - start}
-    setup = zero_cost.make_setup(arch, images, C=cfg["model"]["C"], N=cfg["model"]["N"],
-                                 batch_size=cfg["proxies"]["batch_size"], seed=cfg["run"]["seed"])
+    setup = zero_cost.make_setup(
+        arch,
+        images,
+        C=cfg["model"]["C"],
+        N=cfg["model"]["N"],
+        batch_size=cfg["proxies"]["batch_size"],
+        seed=cfg["run"]["seed"],
+    )
     scores = metrics.compute(names, None, arch, setup)
     seconds.update(setup.timings)
     return {n: v["0"] for n, v in scores.items()}, seconds, time.perf_counter() - start
@@ -79,13 +91,18 @@ def main() -> None:
             walls[label].append(wall)
             for name, s in per.items():
                 seconds[label].setdefault(name, []).append(s)
-        same = all(values["per copy"][n] == values["shared"][n] or abs(values["per copy"][n] - values["shared"][n])
-                   <= 1e-9 * abs(values["per copy"][n]) for n in names)
+        same = all(
+            values["per copy"][n] == values["shared"][n]
+            or abs(values["per copy"][n] - values["shared"][n]) <= 1e-9 * abs(values["per copy"][n])
+            for n in names
+        )
         if not same:
             raise SystemExit(f"cell {arch.index}: the two schedules disagree: {values}")
-    print(f"preset {args.preset}: C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' "
-          f"batch {cfg['proxies']['batch_size']}; {len(cells)} cells (seed {args.seed}), {args.threads} thread(s); "
-          "values identical in both schedules")
+    print(
+        f"preset {args.preset}: C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' "
+        f"batch {cfg['proxies']['batch_size']}; {len(cells)} cells (seed {args.seed}), {args.threads} thread(s); "
+        "values identical in both schedules"
+    )
     print(f"{'seconds per cell':<22}{'per copy':>10}{'shared':>10}{'ratio':>8}")
     for name in ["params+flops", *names]:
         a, b = np.mean(seconds["per copy"][name]), np.mean(seconds["shared"][name])

@@ -14,9 +14,9 @@ import argparse
 import time
 
 import torch
+from reduced_config import add_reduced_config_args
 
 from nasbench_capacitance import data, metrics, model, space, training
-from reduced_config import add_reduced_config_args
 
 
 def main() -> None:
@@ -27,14 +27,27 @@ def main() -> None:
     args = p.parse_args()
 
     cifar = data.load_cifar10()
-    td = data.prepare("cifar10-valid", data=cifar, device=args.device, resolution=args.resolution,
-                      train_subset=args.train_images, valid_subset=args.valid_images)
-    config = training.TrainConfig(epochs=args.epochs, seed=args.seed, strategies=("weight", "gradient"),
-                                  channels_last=args.channels_last, sync_timing=True)
+    td = data.prepare(
+        "cifar10-valid",
+        data=cifar,
+        device=args.device,
+        resolution=args.resolution,
+        train_subset=args.train_images,
+        valid_subset=args.valid_images,
+    )
+    config = training.TrainConfig(
+        epochs=args.epochs,
+        seed=args.seed,
+        strategies=("weight", "gradient"),
+        channels_last=args.channels_last,
+        sync_timing=True,
+    )
     indices = space.sample_indices(args.archs, seed=args.seed, unique=True)
-    print(f"device {args.device}, torch threads {torch.get_num_threads()}: C={args.C} N={args.N} "
-          f"{args.resolution}x{args.resolution}, {args.train_images} train / {args.valid_images} valid images, "
-          f"{args.epochs} epochs, {args.archs} architectures")
+    print(
+        f"device {args.device}, torch threads {torch.get_num_threads()}: C={args.C} N={args.N} "
+        f"{args.resolution}x{args.resolution}, {args.train_images} train / {args.valid_images} valid images, "
+        f"{args.epochs} epochs, {args.archs} architectures"
+    )
     totals = {k: 0.0 for k in ("build", "data", "compute", "eval", "probe", "kernel", "wall")}
     for index in indices:
         start = time.perf_counter()
@@ -53,12 +66,18 @@ def main() -> None:
         print(f"  arch {index:>5}: {done - start:6.1f} s, val acc {result.valid_acc[-1]:.1f}%")
     wall = totals["wall"]
     outside = totals["data"] + totals["probe"] + totals["kernel"]
-    print(f"architecture-epochs per hour: {args.archs * args.epochs / wall * 3600:.0f} "
-          f"({wall / args.archs:.1f} s per architecture)")
-    print(f"outside forward/backward/step (data+augmentation {totals['data'] / wall:.1%}, probe recording "
-          f"{totals['probe'] / wall:.1%}, kernel {totals['kernel'] / wall:.1%}): {outside / wall:.1%}")
-    print(f"forward/backward/step {totals['compute'] / wall:.1%}, evaluation {totals['eval'] / wall:.1%}, "
-          f"model build {totals['build'] / wall:.1%}")
+    print(
+        f"architecture-epochs per hour: {args.archs * args.epochs / wall * 3600:.0f} "
+        f"({wall / args.archs:.1f} s per architecture)"
+    )
+    print(
+        f"outside forward/backward/step (data+augmentation {totals['data'] / wall:.1%}, probe recording "
+        f"{totals['probe'] / wall:.1%}, kernel {totals['kernel'] / wall:.1%}): {outside / wall:.1%}"
+    )
+    print(
+        f"forward/backward/step {totals['compute'] / wall:.1%}, evaluation {totals['eval'] / wall:.1%}, "
+        f"model build {totals['build'] / wall:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,9 @@ def main() -> None:
     args = p.parse_args()
 
     root = paths.data_root()
-    reference = json.loads((root / "nb201" / "sources" / "naslib_zc_nasbench201_724archs_prerelease.json").read_text())["cifar10"]
+    reference = json.loads((root / "nb201" / "sources" / "naslib_zc_nasbench201_724archs_prerelease.json").read_text())[
+        "cifar10"
+    ]
     table = root / "nb201" / "nb201_merged.csv"
     gt = benchmark.GroundTruth.from_table(table, target=args.target)
     with open(table, newline="") as f:
@@ -68,7 +70,9 @@ def main() -> None:
 
     truth = gt.accuracies([a.index for a in archs])
     print(f"\n{len(archs)} NB201 cells from NASLib's CIFAR-10 zero-cost benchmark; ground truth {gt.target.label}")
-    print(f"{'proxy':<10}{'rho(ours,NASLib)':>17}{'tau(ours,NASLib)':>17}{'tau ours':>10}{'tau NASLib':>11}{'s/cell':>8}")
+    print(
+        f"{'proxy':<10}{'rho(ours,NASLib)':>17}{'tau(ours,NASLib)':>17}{'tau ours':>10}{'tau NASLib':>11}{'s/cell':>8}"
+    )
     rows = []
     for name in names:
         if name == "zen":
@@ -79,14 +83,25 @@ def main() -> None:
         mine = np.array(ours[name], dtype=float)
         rho, tau = evaluation.spearman_rho(mine, theirs), evaluation.kendall_tau(mine, theirs)
         rows.append((name, mine, theirs))
-        print(f"{name:<10}{rho:>17.3f}{tau:>17.3f}{evaluation.kendall_tau(mine, truth):>10.3f}"
-              f"{evaluation.kendall_tau(theirs, truth):>11.3f}{seconds[name] / len(archs):>8.3f}")
+        print(
+            f"{name:<10}{rho:>17.3f}{tau:>17.3f}{evaluation.kendall_tau(mine, truth):>10.3f}"
+            f"{evaluation.kendall_tau(theirs, truth):>11.3f}{seconds[name] / len(archs):>8.3f}"
+        )
     if args.out:
         with open(args.out, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["index", "arch_str", "truth", *(f"{n}_{who}" for n, _, _ in rows for who in ("ours", "naslib"))])
+            w.writerow(
+                ["index", "arch_str", "truth", *(f"{n}_{who}" for n, _, _ in rows for who in ("ours", "naslib"))]
+            )
             for i, arch in enumerate(archs):
-                w.writerow([arch.index, arch.to_string(), truth[i], *(v[i] for _, mine, theirs in rows for v in (mine, theirs))])
+                w.writerow(
+                    [
+                        arch.index,
+                        arch.to_string(),
+                        truth[i],
+                        *(v[i] for _, mine, theirs in rows for v in (mine, theirs)),
+                    ]
+                )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,52 @@
-"""nasbench_capacitance: the neural capacitance metric β_eff on NAS-Bench-201.
+"""nasbench_capacitance: the neural capacitance metric β_eff on NAS-Bench-201, next to the baselines.
 
-Modules: ``space`` (search space), ``model`` (TinyNetwork), ``probe`` and ``capacitance`` (the
-probe head and the β_eff kernel), ``data`` (CIFAR-10), ``benchmark`` (ground truth),
-``training`` (few-epoch trainer), ``metrics`` (the predictor registry), ``evaluation`` (rank
-statistics), ``store`` (SQLite results).
+The names below are the public API (README's examples use them); they load on first use, so
+``import nasbench_capacitance`` stays cheap. Modules: ``space`` (search space), ``model``
+(TinyNetwork), ``probe`` and ``capacitance`` (the probe head and the β_eff kernel), ``data``
+(CIFAR-10), ``benchmark`` (ground truth), ``training`` (few-epoch trainer), ``metrics`` (the
+predictor registry), ``evaluation`` (rank statistics), ``store`` (SQLite results), ``runner`` and
+``report`` (studies), ``space_scoring`` and ``space_report`` (the whole space). Design: docs/.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Arch": "space",
+    "arch_from_index": "space",
+    "sample_indices": "space",
+    "build_network": "model",
+    "beta_eff": "capacitance",
+    "GroundTruth": "benchmark",
+    "import_official": "benchmark",
+    "prepare_data": "evaluate",
+    "evaluate_architecture": "evaluate",
+    "load_config": "config",
+    "run_study": "runner",
+    "write_report": "report",
+    "score_space": "space_scoring",
+    "reference_table": "space_scoring",
+    "write_space_report": "space_report",
+    "ResultStore": "store",
+    "load_records": "store",
+}
+_RENAMED = {"load_config": "load"}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nasbench_capacitance' has no attribute {name!r}")
+    module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    value = getattr(module, _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

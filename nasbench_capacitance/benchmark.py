@@ -6,20 +6,22 @@ schedule, not early training) are never offered as ground truth unless asked for
 ``allow_short_training=True``.
 
 The compact table is a CSV with columns ``index``, ``arch_str`` and accuracy/cost columns (the
-shared ``nb201_merged.csv`` is one). :func:`import_official` writes such a table from the official
-NB201 ``.pth`` or NATS-Bench topology ``.pickle.pbz2`` file through the ``nas-bench-201`` API.
+``data/nb201/nb201_merged.csv.gz`` shipped with the repository is one). :func:`import_official` writes
+such a table from the official NB201 ``.pth`` or NATS-Bench topology ``.pickle.pbz2`` file through the ``nas-bench-201`` API.
 """
 
 from __future__ import annotations
 
 import bz2
 import csv
+import gzip
 import hashlib
 import os
 import pickle
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,24 +49,47 @@ class Target:
 
 
 _T = Target
-TARGETS: dict[str, Target] = {t.column: t for t in (
-    _T("c10valid_xvalid_200_v10", "cifar10-valid", "x-valid", 200, "trained on 25k, validated on the other 25k; NB201 v1_0, mean over seeds"),
-    _T("c10valid_xvalid_200", "cifar10-valid", "x-valid", 200, "as imported from an official file, mean over seeds"),
-    _T("c10valid_oritest_200_v10", "cifar10-valid", "ori-test", 200, "trained on 25k, CIFAR-10 test set; NB201 v1_0"),
-    _T("c10valid_oritest_200", "cifar10-valid", "ori-test", 200, "as imported from an official file"),
-    _T("c10_test_200", "cifar10", "ori-test", 200, "trained on 50k, CIFAR-10 test set, mean over seeds"),
-    _T("c10_test_200_v10", "cifar10", "ori-test", 200, "the same quantity from NB201 v1_0 (fewer seeds for some cells)"),
-    _T("c100_test_200", "cifar100", "x-test", 200, "CIFAR-100 x-test, mean over seeds"),
-    _T("c100_xvalid_200", "cifar100", "x-valid", 200, "as imported from an official file"),
-    _T("in16_test_200", "ImageNet16-120", "x-test", 200, "ImageNet16-120 x-test, mean over seeds"),
-    _T("in16_xvalid_200", "ImageNet16-120", "x-valid", 200, "as imported from an official file"),
-    _T("c10_test_12", "cifar10", "ori-test", 12, "12-epoch schedule (hp='12'): a cheap proxy, not ground truth"),
-    _T("c10valid_xvalid_12", "cifar10-valid", "x-valid", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
-    _T("c100_xtest_12", "cifar100", "x-test", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
-    _T("c100_xvalid_12", "cifar100", "x-valid", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
-    _T("in16_xtest_12", "ImageNet16-120", "x-test", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
-    _T("in16_xvalid_12", "ImageNet16-120", "x-valid", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
-)}
+TARGETS: dict[str, Target] = {
+    t.column: t
+    for t in (
+        _T(
+            "c10valid_xvalid_200_v10",
+            "cifar10-valid",
+            "x-valid",
+            200,
+            "trained on 25k, validated on the other 25k; NB201 v1_0, mean over seeds",
+        ),
+        _T(
+            "c10valid_xvalid_200", "cifar10-valid", "x-valid", 200, "as imported from an official file, mean over seeds"
+        ),
+        _T(
+            "c10valid_oritest_200_v10",
+            "cifar10-valid",
+            "ori-test",
+            200,
+            "trained on 25k, CIFAR-10 test set; NB201 v1_0",
+        ),
+        _T("c10valid_oritest_200", "cifar10-valid", "ori-test", 200, "as imported from an official file"),
+        _T("c10_test_200", "cifar10", "ori-test", 200, "trained on 50k, CIFAR-10 test set, mean over seeds"),
+        _T(
+            "c10_test_200_v10",
+            "cifar10",
+            "ori-test",
+            200,
+            "the same quantity from NB201 v1_0 (fewer seeds for some cells)",
+        ),
+        _T("c100_test_200", "cifar100", "x-test", 200, "CIFAR-100 x-test, mean over seeds"),
+        _T("c100_xvalid_200", "cifar100", "x-valid", 200, "as imported from an official file"),
+        _T("in16_test_200", "ImageNet16-120", "x-test", 200, "ImageNet16-120 x-test, mean over seeds"),
+        _T("in16_xvalid_200", "ImageNet16-120", "x-valid", 200, "as imported from an official file"),
+        _T("c10_test_12", "cifar10", "ori-test", 12, "12-epoch schedule (hp='12'): a cheap proxy, not ground truth"),
+        _T("c10valid_xvalid_12", "cifar10-valid", "x-valid", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
+        _T("c100_xtest_12", "cifar100", "x-test", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
+        _T("c100_xvalid_12", "cifar100", "x-valid", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
+        _T("in16_xtest_12", "ImageNet16-120", "x-test", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
+        _T("in16_xvalid_12", "ImageNet16-120", "x-valid", 12, "12-epoch schedule: a cheap proxy, not ground truth"),
+    )
+}
 STANDARD_TARGETS: tuple[str, ...] = ("c10valid_xvalid_200_v10", "c10_test_200", "c100_test_200", "in16_test_200")
 DEGENERATE_ACCURACY = 10.5  # cells at chance level (e.g. all-`none`); reported separately
 
@@ -86,7 +111,9 @@ def resolve_target(spec: str, columns: Iterable[str] | None = None, allow_short_
             )
         target = matches[0]
     if columns is not None and target.column not in columns:
-        raise GroundTruthError(f"target {target.column!r} is not a column of this table; its columns: {', '.join(sorted(columns))}")
+        raise GroundTruthError(
+            f"target {target.column!r} is not a column of this table; its columns: {', '.join(sorted(columns))}"
+        )
     if target.epochs != 200 and not allow_short_training:
         raise GroundTruthError(
             f"target {target.column!r} is a {target.epochs}-epoch result ({target.note}); pass "
@@ -106,12 +133,15 @@ def _sha256(path: Path) -> str:
 def _read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     if not path.is_file():
         raise GroundTruthError(
-            f"ground-truth table {path} not found. Point to the shared nb201_merged.csv (NBCAP_DATA/nb201/), "
-            "or convert the official NB201 file with benchmark.import_official"
+            f"ground-truth table {path} not found. Set NBCAP_DATA to the folder holding nb201/nb201_merged.csv "
+            "(the repository ships data/nb201/nb201_merged.csv.gz), or convert the official NB201 file with "
+            "benchmark.import_official"
         )
-    if path.suffix.lower() not in (".csv", ".txt"):
-        raise GroundTruthError(f"{path}: ground-truth tables are CSV files (got {path.suffix or 'no suffix'})")
-    with open(path, newline="") as f:
+    name = path.name.lower()
+    if not name.endswith((".csv", ".txt", ".csv.gz")):
+        raise GroundTruthError(f"{path}: ground-truth tables are CSV files, plain or .csv.gz (got {path.name})")
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
         columns = list(reader.fieldnames or [])
@@ -128,14 +158,24 @@ def _numeric(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
         try:
             values[n] = float(text) if text else np.nan
         except ValueError:
-            raise GroundTruthError(f"malformed ground-truth table {path}: row {n + 2}, column {column!r} is {text!r}, not a number") from None
+            raise GroundTruthError(
+                f"malformed ground-truth table {path}: row {n + 2}, column {column!r} is {text!r}, not a number"
+            ) from None
     return values
 
 
 class GroundTruth:
     """Accuracies of one explicit target, by NB201 index, with the table's provenance."""
 
-    def __init__(self, path: Path, target: Target, indices: np.ndarray, values: np.ndarray, columns: Mapping[str, np.ndarray], checksum: str):
+    def __init__(
+        self,
+        path: Path,
+        target: Target,
+        indices: np.ndarray,
+        values: np.ndarray,
+        columns: Mapping[str, np.ndarray],
+        checksum: str,
+    ):
         self.path, self.target, self.checksum = path, target, checksum
         self._by_index = np.full(NUM_ARCHS, np.nan)
         self._present = np.zeros(NUM_ARCHS, dtype=bool)
@@ -148,14 +188,21 @@ class GroundTruth:
             self._columns[name] = full
 
     @classmethod
-    def from_table(cls, path: str | os.PathLike, target: str, allow_short_training: bool = False) -> "GroundTruth":
+    def from_table(cls, path: str | os.PathLike, target: str, allow_short_training: bool = False) -> GroundTruth:
         """Load a compact CSV table; ``target`` is required (see :data:`STANDARD_TARGETS`)."""
         path = Path(path)
         columns, rows = _read_table(path)
         tgt = resolve_target(target, columns, allow_short_training)
         indices = _numeric(rows, "index", path)
-        if np.isnan(indices).any() or (indices != np.round(indices)).any() or indices.min() < 0 or indices.max() >= NUM_ARCHS:
-            raise GroundTruthError(f"malformed ground-truth table {path}: 'index' must hold integers 0..{NUM_ARCHS - 1}")
+        if (
+            np.isnan(indices).any()
+            or (indices != np.round(indices)).any()
+            or indices.min() < 0
+            or indices.max() >= NUM_ARCHS
+        ):
+            raise GroundTruthError(
+                f"malformed ground-truth table {path}: 'index' must hold integers 0..{NUM_ARCHS - 1}"
+            )
         indices = indices.astype(np.int64)
         if len(np.unique(indices)) != len(indices):
             raise GroundTruthError(f"malformed ground-truth table {path}: duplicate indices")
@@ -166,19 +213,22 @@ class GroundTruth:
                 raise GroundTruthError(f"malformed ground-truth table {path}: row {n + 2}: {exc}") from None
             if arch.index != indices[n]:
                 raise GroundTruthError(
-                    f"malformed ground-truth table {path}: row {n + 2} pairs index {indices[n]} with {row['arch_str']}, "
+                    f"malformed ground-truth table {path}: row {n + 2} pairs index {indices[n]} "
+                    f"with {row['arch_str']}, "
                     f"whose official NB201 index is {arch.index}"
                 )
         extra = {c: _numeric(rows, c, path) for c in columns if c.startswith(("params_", "flops_"))}
         return cls(path, tgt, indices, _numeric(rows, tgt.column, path), extra, _sha256(path))
 
-    def _index(self, arch_or_index: "Arch | str | int") -> int:
+    def _index(self, arch_or_index: Arch | str | int) -> int:
         index = Arch.parse(arch_or_index).index
         if not self._present[index]:
-            raise GroundTruthError(f"architecture {index} ({Arch.parse(index).to_string()}) is not in the table {self.path}")
+            raise GroundTruthError(
+                f"architecture {index} ({Arch.parse(index).to_string()}) is not in the table {self.path}"
+            )
         return index
 
-    def accuracy(self, arch_or_index: "Arch | str | int") -> float:
+    def accuracy(self, arch_or_index: Arch | str | int) -> float:
         """Accuracy in percent of one architecture (string, index or Arch); NaN where the table has none."""
         return float(self._by_index[self._index(arch_or_index)])
 
@@ -188,7 +238,9 @@ class GroundTruth:
     def column(self, name: str, indices: Iterable[int]) -> np.ndarray:
         """A cost column (``params_*``/``flops_*``) for the given indices."""
         if name not in self._columns:
-            raise GroundTruthError(f"column {name!r} is not in {self.path}; available: {', '.join(sorted(self._columns)) or 'none'}")
+            raise GroundTruthError(
+                f"column {name!r} is not in {self.path}; available: {', '.join(sorted(self._columns)) or 'none'}"
+            )
         return np.array([self._columns[name][self._index(int(i))] for i in indices])
 
     @property
@@ -253,8 +305,8 @@ def _query(api, index: int, dataset: str, key: str, hp: str) -> float:
         return float("nan")
 
 
-def import_official(source: "str | os.PathLike | Mapping", out: str | os.PathLike, trust_pickle: bool = False) -> Path:
-    """Convert an official NB201 ``.pth`` / NATS-Bench topology ``.pickle.pbz2`` file (or its loaded dict) to a compact CSV.
+def import_official(source: str | os.PathLike | Mapping, out: str | os.PathLike, trust_pickle: bool = False) -> Path:
+    """Convert an official NB201 ``.pth`` or NATS-Bench topology ``.pickle.pbz2`` file (or its dict) to a compact CSV.
 
     Every accuracy is the mean over seeds (``is_random=False``) with an explicit ``hp``; 12-epoch
     columns carry ``_12`` in their names. Costs come from ``get_cost_info(..., hp='200')``.
@@ -284,7 +336,9 @@ def import_official(source: "str | os.PathLike | Mapping", out: str | os.PathLik
         for index in sorted(api.evaluated_indexes):
             arch = Arch.from_string(api.meta_archs[index])
             if arch.index != index:
-                raise GroundTruthError(f"benchmark index {index} holds {api.meta_archs[index]}, whose NB201 index is {arch.index}")
+                raise GroundTruthError(
+                    f"benchmark index {index} holds {api.meta_archs[index]}, whose NB201 index is {arch.index}"
+                )
             row: list[Any] = [index, arch.to_string()]
             row += [_query(api, index, ds, key, hp) for _, ds, key, hp in IMPORT_COLUMNS]
             for _, ds in COST_DATASETS:

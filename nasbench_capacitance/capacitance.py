@@ -8,7 +8,7 @@ coupling matrix on those edges, s_in = P1 and s_out = 1ᵀP,
 
     β_eff = 1ᵀPP1 / 1ᵀP1 = Σ_v s_in(v) s_out(v) / Σ_v s_in(v),
 
-which is the same for P and Pᵀ. Strategies (see DESIGN.md):
+which is the same for P and Pᵀ. Strategies (docs/capacitance.md):
 
 - ``weight``:   P(e, e') = |w_e| |w_e'|; needs only the weights.
 - ``gradient``: P(e, e') = |mean_b a^{l-1}_j σ'(z^l_i) δ^{l+1}_k|; needs per-sample statistics on a
@@ -25,8 +25,8 @@ and over the previous layer's j (s_out). All arithmetic is float64, batched over
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import torch
 
@@ -66,7 +66,9 @@ def _as_batched(tensors: Sequence, name: str, batched: bool | None) -> tuple[lis
 def _check_weight_chain(weights: list[torch.Tensor]) -> None:
     for l, w in enumerate(weights):
         if w.dim() != 3:
-            raise ValueError(f"weights[{l}] must be (n_l, n_l-1) or (snapshots, n_l, n_l-1), got shape {tuple(w.shape)}")
+            raise ValueError(
+                f"weights[{l}] must be (n_l, n_l-1) or (snapshots, n_l, n_l-1), got shape {tuple(w.shape)}"
+            )
     for l in range(1, len(weights)):
         if weights[l].shape[-1] != weights[l - 1].shape[-2]:
             raise ValueError(
@@ -81,14 +83,12 @@ def _weight_sums(weights: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tenso
     a = [w.abs() for w in weights]
     row = [x.sum(-1) for x in a]  # row[l][i] = Σ_j |W^l_ij|: into neuron i of layer l
     col = [x.sum(-2) for x in a]  # col[l][j] = Σ_i |W^l_ij|: out of neuron j of layer l-1
-    numerator = sum(
-        torch.einsum("si,sij,sj->s", col[l + 1], a[l] * a[l], row[l - 1]) for l in range(1, len(a) - 1)
-    )
+    numerator = sum(torch.einsum("si,sij,sj->s", col[l + 1], a[l] * a[l], row[l - 1]) for l in range(1, len(a) - 1))
     denominator = sum((row[l] * col[l + 1]).sum(-1) for l in range(len(a) - 1))
-    return torch.as_tensor(numerator, dtype=torch.float64), denominator
+    return torch.as_tensor(numerator, dtype=torch.float64), torch.as_tensor(denominator)
 
 
-def gradient_couplings(stats: Mapping[str, Sequence], num_layers: int, batched: bool) -> list[torch.Tensor]:
+def gradient_couplings(stats: Mapping[str, Sequence] | None, num_layers: int, batched: bool) -> list[torch.Tensor]:
     """T^l[j, i, k] = |mean_b a^{l-1}_bj σ'(z^l_bi) δ^{l+1}_bk| for l = 1…L-1, shape (S, n_{l-1}, n_l, n_{l+1})."""
     missing = [k for k in ("inputs", "slopes", "deltas") if k not in (stats or {})]
     if missing:
@@ -96,6 +96,7 @@ def gradient_couplings(stats: Mapping[str, Sequence], num_layers: int, batched: 
             f"strategy 'gradient' needs stats with keys inputs/slopes/deltas (missing {missing}); "
             "record them with CapacitanceProbe.coupling_stats"
         )
+    assert stats is not None
     per_layer = {k: _as_batched(stats[k], f"stats[{k!r}]", batched)[0] for k in ("inputs", "slopes", "deltas")}
     inputs, slopes, deltas = per_layer["inputs"], per_layer["slopes"], per_layer["deltas"]
     if len(inputs) < num_layers - 1 or len(slopes) < num_layers - 1 or len(deltas) < num_layers:
@@ -118,16 +119,20 @@ def _coupling_sums(couplings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.T
     s_out = [t.sum(1) for t in couplings]  # (S, i, k): s_out of weight (l+1, k, i), indexed [i, k]
     numerator = sum((s_in[l] * s_out[l - 1]).sum((-2, -1)) for l in range(1, len(couplings)))
     denominator = sum(t.sum((-3, -2, -1)) for t in couplings)
-    return torch.as_tensor(numerator, dtype=torch.float64), denominator
+    return torch.as_tensor(numerator, dtype=torch.float64), torch.as_tensor(denominator)
 
 
 def _check_couplings(couplings: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
     if len(couplings) != len(weights) - 1:
-        raise ValueError(f"expected {len(weights) - 1} coupling tensors for {len(weights)} layers, got {len(couplings)}")
+        raise ValueError(
+            f"expected {len(weights) - 1} coupling tensors for {len(weights)} layers, got {len(couplings)}"
+        )
     for l, t in enumerate(couplings):
         want = (weights[l].shape[-1], weights[l].shape[-2], weights[l + 1].shape[-2])
         if t.dim() != 4 or tuple(t.shape[1:]) != want:
-            raise ValueError(f"couplings[{l}] must have shape (snapshots, {want[0]}, {want[1]}, {want[2]}), got {tuple(t.shape)}")
+            raise ValueError(
+                f"couplings[{l}] must have shape (snapshots, {want[0]}, {want[1]}, {want[2]}), got {tuple(t.shape)}"
+            )
 
 
 def compute(weights: Sequence, strategy: str = "weight", stats: Mapping[str, Sequence] | None = None) -> BetaEff:
@@ -148,7 +153,9 @@ def compute(weights: Sequence, strategy: str = "weight", stats: Mapping[str, Seq
             couplings = gradient_couplings(stats, len(ws), batched)
         else:
             if not stats or "couplings" not in stats:
-                raise ValueError("strategy 'hessian' needs stats={'couplings': [...]}; compute them with probe.hessian_couplings")
+                raise ValueError(
+                    "strategy 'hessian' needs stats={'couplings': [...]}; compute them with probe.hessian_couplings"
+                )
             couplings = [t.abs() for t in _as_batched(stats["couplings"], "stats['couplings']", batched)[0]]
         _check_couplings(couplings, ws)
         inputs_finite = torch.stack([torch.isfinite(t).flatten(1).all(1) for t in couplings]).all(0)

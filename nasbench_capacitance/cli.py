@@ -7,14 +7,20 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, config
+from . import __version__, config, paths
 
 
 def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument("--preset", choices=config.PRESETS, help=default_help)
     p.add_argument("--config", metavar="FILE", help="a TOML file (same sections as the presets)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one key, e.g. --set train.epochs=4 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one key, e.g. --set train.epochs=4 (repeatable)",
+    )
 
 
 def _load(args: argparse.Namespace) -> dict:
@@ -31,9 +37,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_study
 
     cfg = _load(args)
-    print(f"nbcap run: {cfg['sample']['archs'] if not cfg['sample']['indices'] else len(cfg['sample']['indices'])} "
-          f"architectures, C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
-          f"{cfg['train']['epochs']} epochs, target {cfg['ground_truth']['target']} -> {args.out}", file=sys.stderr)
+    print(
+        f"nbcap run: {cfg['sample']['archs'] if not cfg['sample']['indices'] else len(cfg['sample']['indices'])} "
+        f"architectures, C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
+        f"{cfg['train']['epochs']} epochs, target {cfg['ground_truth']['target']} -> {args.out}",
+        file=sys.stderr,
+    )
     try:
         run_study(cfg, args.out)
     except KeyboardInterrupt:
@@ -62,14 +71,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _space_report(out: str, overrides: list[str], figures: bool) -> int:
     from .space_report import DEFAULT_BOOTSTRAP, write_space_report
 
-    settings = {"ground_truth.table": "", "evaluation.bootstrap": DEFAULT_BOOTSTRAP}
+    table, resamples = None, DEFAULT_BOOTSTRAP
     for text in overrides:
-        key, _, value = text.partition("=")
-        if key.strip() not in settings:
-            raise config.ConfigError(f"--set {text}: a whole-space report takes {' and '.join(settings)} only")
-        settings[key.strip()] = value.strip() if key.strip() == "ground_truth.table" else int(value)
-    write_space_report(out, table=settings["ground_truth.table"] or None, resamples=settings["evaluation.bootstrap"],
-                       figures=figures)
+        key, _, value = (part.strip() for part in text.partition("="))
+        if key == "ground_truth.table":
+            table = value
+        elif key == "evaluation.bootstrap" and value.isdigit():
+            resamples = int(value)
+        else:
+            raise config.ConfigError(
+                f"--set {text}: a whole-space report takes ground_truth.table=FILE or evaluation.bootstrap=N (N >= 0)"
+            )
+    write_space_report(out, table=table, resamples=resamples, figures=figures)
     return 0
 
 
@@ -79,10 +92,12 @@ def cmd_space(args: argparse.Namespace) -> int:
     cfg = _load(args)
     names = training_free_metrics(args.metrics.split(",") if args.metrics else None)
     indices = parse_indices(args.indices)
-    print(f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
-          f"C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' batch "
-          f"{cfg['proxies']['batch_size']}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
-          file=sys.stderr)
+    print(
+        f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
+        f"C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' batch "
+        f"{cfg['proxies']['batch_size']}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
+        file=sys.stderr,
+    )
     try:
         score_space(cfg, args.out, names, indices, iso_copy=args.iso_copy)
     except KeyboardInterrupt:
@@ -102,7 +117,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if names:
         for name in names:
             metrics.get(name)
-        wanted = [n[len("beta_"):] for n in names if n.startswith("beta_")]
+        wanted = [s for s in (metrics.get(n).needs.strategy for n in names) if s is not None]
         strategies = list(dict.fromkeys([*cfg["train"]["strategies"], *wanted]))
         cfg = config.merge(cfg, {"train": {"strategies": strategies}}, "--metrics")
         check_producible(names, cfg)
@@ -116,9 +131,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from . import data, paths
+    from . import data
 
     root, cache = paths.data_root(args.data_root), paths.cache_root()
     print(f"data root  {root}  (set {paths.DATA_ENV} or --data-root)")
@@ -126,9 +139,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     print("CIFAR-10 sources, in the order they are tried:")
     for p in data.candidate_sources(root):
         print(f"  [{'x' if data._looks_usable(p) else ' '}] {p}")
-    table = Path(root) / "nb201" / "nb201_merged.csv"
+    table = paths.ground_truth_table(root)
     print(f"NB201 ground truth:\n  [{'x' if table.is_file() else ' '}] {table}")
-    if args.prepare:
+    if args.download:
+        from .download import download_cifar10
+
+        path = download_cifar10(args.url, args.checksum, root)
+        print(f"CIFAR-10 archive ready (checksum verified): {path}")
+    if args.prepare or args.download:
         cifar = data.load_cifar10(data_root=root)
         print(f"CIFAR-10 cache ready: {len(cifar.train_x)} train + {len(cifar.test_x)} test images from {cifar.source}")
     return 0
@@ -142,27 +160,49 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p, f"a packaged configuration (default {config.DEFAULT_PRESET} unless --config is given)")
     p.add_argument("--out", required=True, metavar="DIR", help="study directory; the same DIR resumes")
     p.add_argument("--workers", type=int, help="evaluate architectures in N processes")
-    p.add_argument("--ray", metavar="ADDRESS", help="evaluate on Ray: local (start one here), auto (the running "
-                   "cluster) or ray://host:port; CPUs/GPUs per architecture: --set run.ray_cpus=... run.ray_gpus=...")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="evaluate on Ray: local (start one here), auto (the running "
+        "cluster) or ray://host:port; CPUs/GPUs per architecture: --set run.ray_cpus=... run.ray_gpus=...",
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("space", help="score every NB201 cell (or a range) with training-free metrics; resumable")
     _config_args(p, f"network and data setting (default {config.DEFAULT_PRESET})")
     p.add_argument("--out", required=True, metavar="DIR", help="scoring directory; the same DIR resumes")
     p.add_argument("--metrics", help="comma-separated training-free metrics (default: every arch and init metric)")
     p.add_argument("--indices", metavar="START:STOP", help="official indices START..STOP-1 (default 0:15625)")
-    p.add_argument("--iso-copy", action="store_true", help="score one cell per isomorphism class for the metrics "
-                   "that depend only on the computed function, copy them to the class's other cells")
+    p.add_argument(
+        "--iso-copy",
+        action="store_true",
+        help="score one cell per isomorphism class for the metrics "
+        "that depend only on the computed function, copy them to the class's other cells",
+    )
     p.add_argument("--workers", type=int, help="score cells in N processes")
-    p.add_argument("--ray", metavar="ADDRESS", help="score on Ray: local, auto (the running cluster) or ray://host:port")
+    p.add_argument(
+        "--ray", metavar="ADDRESS", help="score on Ray: local, auto (the running cluster) or ray://host:port"
+    )
     p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--report-set", dest="report_overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="ground_truth.table=FILE or evaluation.bootstrap=N for the report")
+    p.add_argument(
+        "--report-set",
+        dest="report_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="ground_truth.table=FILE or evaluation.bootstrap=N for the report",
+    )
     p.set_defaults(func=cmd_space)
     p = sub.add_parser("report", help="rebuild tables and figures from a study directory")
     p.add_argument("dir")
     p.add_argument("--no-figures", action="store_true")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="evaluate differently, e.g. --set ground_truth.target=c10_test_200 (ground_truth.*, evaluation.*)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="evaluate differently, e.g. --set ground_truth.target=c10_test_200 (ground_truth.*, evaluation.*)",
+    )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("score", help="train and score one architecture; print its record as JSON")
     p.add_argument("arch", help="NB201 index or architecture string")
@@ -174,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="where datasets and ground truth are looked for; --prepare builds the cache")
     p.add_argument("--data-root", help=f"instead of ${'NBCAP_DATA'}")
     p.add_argument("--prepare", action="store_true", help="decode CIFAR-10 into the uint8 cache now")
+    p.add_argument("--download", action="store_true", help="fetch CIFAR-10 (official archive, checksum verified)")
+    p.add_argument(
+        "--url", default=paths.CIFAR10_URL, help="where --download fetches from (default: the official archive)"
+    )
+    p.add_argument("--checksum", default=paths.CIFAR10_CHECKSUM, metavar="ALGO:HEX", help="what --download checks")
     p.set_defaults(func=cmd_data)
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import importlib.resources
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +24,39 @@ DEFAULT_PRESET = "quick"
 DEFAULTS: dict[str, dict[str, Any]] = {
     "sample": {"archs": 40, "unique": True, "indices": []},  # indices: explicit list instead of a sample
     "model": {"C": 8, "N": 5, "probe_widths": [64, 64]},
-    "data": {"split": "cifar10-valid", "resolution": 16, "train_images": 0, "valid_images": 0,  # 0: all
-             "source": "", "data_root": ""},  # "": found under NBCAP_DATA
-    "train": {"epochs": 3, "batch_size": 256, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-              "eval_batch_size": 1024, "probe_batch_size": 256, "strategies": ["weight", "gradient"],
-              "snapshot_every_steps": 0, "channels_last": False},  # 0: snapshots only at init and epoch ends
-    "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv
+    "data": {
+        "split": "cifar10-valid",
+        "resolution": 16,
+        "train_images": 0,
+        "valid_images": 0,  # 0: all
+        "source": "",
+        "data_root": "",
+    },  # "": found under NBCAP_DATA
+    "train": {
+        "epochs": 3,
+        "batch_size": 256,
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 5e-4,
+        "eval_batch_size": 1024,
+        "probe_batch_size": 256,
+        "strategies": ["weight", "gradient"],
+        "snapshot_every_steps": 0,
+        "channels_last": False,
+    },  # 0: snapshots only at init and epoch ends
+    "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv(.gz)
     "proxies": {"names": ["all"], "batch_size": 64},  # zero-cost proxies at initialisation; ["all"] or [] or names
     "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5, "calibration": 0.3},  # calibration: share of the
     # sample that fits the calibrated predictors (lcsvr, beta_ridge); they are scored on the rest
-    "run": {"seed": 0, "device": "auto", "workers": 1,  # device: auto | cpu | cuda | cuda:N
-            "ray": "", "ray_cpus": 1.0, "ray_gpus": 0.0},  # ray: "" (no Ray) | local | auto | ray://host:port
+    "run": {
+        "seed": 0,
+        "device": "auto",
+        "workers": 1,  # device: auto | cpu | cuda | cuda:N
+        "ray": "",
+        "ray_cpus": 1.0,
+        "ray_gpus": 0.0,
+    },  # ray: "" (no Ray) | local | auto | ray://host:port
 }
 
 
@@ -88,7 +111,9 @@ def parse_override(text: str) -> dict:
     name, sep, raw = text.partition("=")
     section, dot, key = name.strip().partition(".")
     if not sep or not dot:
-        raise ConfigError(f"--set expects section.key=value (e.g. train.epochs=3), got {text!r}; valid keys: {_valid_keys()}")
+        raise ConfigError(
+            f"--set expects section.key=value (e.g. train.epochs=3), got {text!r}; valid keys: {_valid_keys()}"
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -99,7 +124,7 @@ def parse_override(text: str) -> dict:
 def preset_path(name: str) -> Path:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return Path(str(importlib.resources.files(__package__).joinpath("presets", f"{name}.toml")))
+    return Path(str(importlib.resources.files(__package__).joinpath("presets").joinpath(f"{name}.toml")))
 
 
 def read_toml(path: str | Path) -> dict:
@@ -112,7 +137,7 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-def load(preset: str | None = None, path: str | Path | None = None, overrides: list[str] = ()) -> dict:
+def load(preset: str | None = None, path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
     """Defaults <- preset (default ``quick``, unless a file is given) <- file <- overrides, validated."""
     cfg = copy.deepcopy(DEFAULTS)
     if preset or not path:
@@ -128,23 +153,35 @@ def load(preset: str | None = None, path: str | Path | None = None, overrides: l
 
 def validate(cfg: dict) -> None:
     """Checks across keys, with the fix in the message."""
-    for section, key in (("sample", "archs"), ("model", "C"), ("model", "N"), ("run", "workers"), ("proxies", "batch_size")):
+    for section, key in (
+        ("sample", "archs"),
+        ("model", "C"),
+        ("model", "N"),
+        ("run", "workers"),
+        ("proxies", "batch_size"),
+    ):
         if cfg[section][key] < 1:
             raise ConfigError(f"{section}.{key} must be at least 1, got {cfg[section][key]}")
     if cfg["train"]["epochs"] < 0:
         raise ConfigError(f"train.epochs must be 0 (zero-cost proxies only) or more, got {cfg['train']['epochs']}")
     if cfg["run"]["ray_cpus"] <= 0 or cfg["run"]["ray_gpus"] < 0:
-        raise ConfigError(f"run.ray_cpus must be > 0 and run.ray_gpus >= 0, got {cfg['run']['ray_cpus']}, {cfg['run']['ray_gpus']}")
+        raise ConfigError(
+            f"run.ray_cpus must be > 0 and run.ray_gpus >= 0, got {cfg['run']['ray_cpus']}, {cfg['run']['ray_gpus']}"
+        )
     if not 0 <= cfg["evaluation"]["calibration"] < 1:
-        raise ConfigError(f"evaluation.calibration is a share of the sample in [0, 1), got {cfg['evaluation']['calibration']}")
+        raise ConfigError(
+            f"evaluation.calibration is a share of the sample in [0, 1), got {cfg['evaluation']['calibration']}"
+        )
     from . import metrics  # the registry imports torch: only when a config is checked
 
     proxies = metrics.available("init")
     unknown = [n for n in cfg["proxies"]["names"] if n != "all" and n not in proxies]
     if unknown:
-        raise ConfigError(f"proxies.names: unknown {unknown}; use [\"all\"], [] or names from {', '.join(proxies)}")
+        raise ConfigError(f'proxies.names: unknown {unknown}; use ["all"], [] or names from {", ".join(proxies)}')
     if len(cfg["model"]["probe_widths"]) < 2:
-        raise ConfigError("model.probe_widths needs at least two hidden widths (β_eff of a one-hidden-layer probe is 0)")
+        raise ConfigError(
+            "model.probe_widths needs at least two hidden widths (β_eff of a one-hidden-layer probe is 0)"
+        )
     if cfg["data"]["split"] not in ("cifar10", "cifar10-valid"):
         raise ConfigError(f"data.split must be cifar10 or cifar10-valid, got {cfg['data']['split']!r}")
     if not 8 <= cfg["data"]["resolution"] <= 32:
@@ -154,12 +191,14 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"train.strategies: unknown {unknown}; choose from weight, gradient, hessian")
 
 
-def report_settings(stored: dict, overrides: list[str] = ()) -> dict:
+def report_settings(stored: dict, overrides: Sequence[str] = ()) -> dict:
     """The report's sections: defaults <- what a study stored <- ``section.key=value`` overrides."""
     settings = {section: {**DEFAULTS[section], **stored.get(section, {})} for section in REPORT_SECTIONS}
     for text in overrides:
         update = parse_override(text)
         if not set(update) <= set(REPORT_SECTIONS):
-            raise ConfigError(f"--set {text}: a report only takes {' and '.join(s + '.*' for s in REPORT_SECTIONS)} settings")
+            raise ConfigError(
+                f"--set {text}: a report only takes {' and '.join(s + '.*' for s in REPORT_SECTIONS)} settings"
+            )
         settings = merge(settings, update, f"--set {text}")
     return settings

@@ -18,10 +18,10 @@ import io
 import os
 import pickle
 import tarfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -69,7 +69,9 @@ def candidate_sources(root: Path) -> list[Path]:
 def _looks_usable(path: Path) -> bool:
     if path.is_file():
         return True
-    return path.is_dir() and ((path / "data_batch_1").is_file() or ((path / "train").is_dir() and (path / "test").is_dir()))
+    return path.is_dir() and (
+        (path / "data_batch_1").is_file() or ((path / "train").is_dir() and (path / "test").is_dir())
+    )
 
 
 def find_source(data_root: str | os.PathLike | None = None) -> Path:
@@ -82,7 +84,8 @@ def find_source(data_root: str | os.PathLike | None = None) -> Path:
     listed = "\n  ".join(str(p) for p in candidates)
     raise DataError(
         f"no CIFAR-10 found under data root {root}. Looked for:\n  {listed}\n"
-        f"Put one of them there, or set {paths.DATA_ENV} (or pass data_root / source) to the folder that holds cifar10/."
+        f"Put one of them there, or set {paths.DATA_ENV} (or pass data_root / source) to the folder that holds "
+        "cifar10/."
     )
 
 
@@ -127,7 +130,14 @@ def _strip_to_layout(name: str) -> str | None:
     return None
 
 
-def _batches_from_pickles(load: callable) -> Cifar10 | None:
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise DataError(f"{member.name} in {tar.name!r} is not a regular file")
+    return handle.read()
+
+
+def _batches_from_pickles(load: Callable[[str], bytes]) -> Cifar10 | None:
     def read(name: str) -> tuple[np.ndarray, np.ndarray]:
         d = pickle.loads(load(name), encoding="bytes")
         x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -161,16 +171,18 @@ def decode_source(path: str | os.PathLike, expected: tuple[int, int] = (50000, 1
                 members = {m.name: m for m in tar.getmembers() if m.isfile()}
                 batch_names = {Path(n).name: n for n in members if "cifar-10-batches-py" in n}
                 if "data_batch_1" in batch_names:
-                    data = _batches_from_pickles(lambda n: tar.extractfile(members[batch_names[n]]).read())
+                    data = _batches_from_pickles(lambda n: _member_bytes(tar, members[batch_names[n]]))
                 else:
                     files = {}
                     for name, member in members.items():
                         rel = _strip_to_layout(name)
                         if rel:
-                            files[rel] = tar.extractfile(member).read()
+                            files[rel] = _member_bytes(tar, member)
                     data = Cifar10(*_split_from_files(files, "train"), *_split_from_files(files, "test"), "")
     except (tarfile.TarError, EOFError, OSError, KeyError, pickle.UnpicklingError) as exc:
         raise DataError(f"CIFAR-10 source {path} is unreadable or incomplete ({type(exc).__name__}: {exc})") from exc
+    if data is None:
+        raise DataError(f"CIFAR-10 source {path} holds no usable data batches")
     if (len(data.train_x), len(data.test_x)) != tuple(expected):
         raise DataError(
             f"CIFAR-10 source {path} holds {len(data.train_x)} train / {len(data.test_x)} test images, "
@@ -205,7 +217,9 @@ def load_cifar10(
     data = decode_source(src)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y, source=data.source)
+    np.savez(
+        tmp, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y, source=data.source
+    )
     os.replace(tmp, cache)
     return data
 
@@ -254,12 +268,20 @@ def default_padding(resolution: int) -> int:
 class DeviceImages:
     """A split resident on one device as uint8 NCHW, with batched augmentation and normalisation."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, device: str | torch.device = "cpu", resolution: int = 32,
-                 channels_last: bool = False):
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        device: str | torch.device = "cpu",
+        resolution: int = 32,
+        channels_last: bool = False,
+    ):
         self.device = torch.device(device)
         images = torch.from_numpy(np.ascontiguousarray(x)).to(self.device).permute(0, 3, 1, 2)
         if resolution != images.shape[-1]:
-            resized = F.interpolate(images.float(), size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)
+            resized = F.interpolate(
+                images.float(), size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
+            )
             images = resized.round_().clamp_(0, 255).to(torch.uint8)
         self.x = images.contiguous()
         self.y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device)
@@ -291,8 +313,9 @@ class DeviceImages:
         chan = torch.arange(c, device=x.device).view(1, c, 1, 1)
         return padded[batch, chan, rows.view(b, 1, h, 1), cols.view(b, 1, 1, w)]
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = False,
-                augment: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = False, augment: bool = False
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Normalised float batches; the last one may be smaller (as NB201's loaders)."""
         if (shuffle or augment) and generator is None:
             raise ValueError("shuffling or augmenting needs a torch.Generator on the data's device")
@@ -300,7 +323,7 @@ class DeviceImages:
         for start in range(0, len(self), batch_size):
             idx = order[start : start + batch_size] if order is not None else slice(start, start + batch_size)
             x = self.x[idx]
-            if augment:
+            if augment and generator is not None:
                 x = self.augment(x, generator)
             yield self.normalise(x), self.y[idx]
 
@@ -357,9 +380,14 @@ def prepare(
     eval_x, eval_y = (data.test_x, data.test_y) if eval_from == "test" else (data.train_x, data.train_y)
     eval_idx = _stratified_take(eval_y, eval_idx, valid_subset, subset_seed + 1)
     description = {
-        "split": split, "source": data.source, "resolution": resolution, "train_images": int(len(train_idx)),
-        "eval_images": int(len(eval_idx)), "eval_set": "test" if eval_from == "test" else "held-out train",
-        "subset_seed": subset_seed, "padding": default_padding(resolution),
+        "split": split,
+        "source": data.source,
+        "resolution": resolution,
+        "train_images": int(len(train_idx)),
+        "eval_images": int(len(eval_idx)),
+        "eval_set": "test" if eval_from == "test" else "held-out train",
+        "subset_seed": subset_seed,
+        "padding": default_padding(resolution),
     }
     return TrainingData(
         DeviceImages(data.train_x[train_idx], data.train_y[train_idx], device, resolution, channels_last),

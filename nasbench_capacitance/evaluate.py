@@ -11,6 +11,7 @@ import math
 import platform
 import time
 import traceback
+from typing import Any
 
 import torch
 
@@ -27,25 +28,43 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but torch {torch.__version__} sees no CUDA GPU: use run.device=cpu")
+        raise RuntimeError(
+            f"device {name!r} asked for, but torch {torch.__version__} sees no CUDA GPU: use run.device=cpu"
+        )
     return device
 
 
 def train_config(cfg: dict) -> TrainConfig:
     t = cfg["train"]
     return TrainConfig(
-        epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], momentum=t["momentum"], nesterov=t["nesterov"],
-        weight_decay=t["weight_decay"], eval_batch_size=t["eval_batch_size"], seed=cfg["run"]["seed"],
-        probe_batch_size=t["probe_batch_size"], strategies=tuple(t["strategies"]),
-        snapshot_every_steps=t["snapshot_every_steps"] or None, channels_last=t["channels_last"],
+        epochs=t["epochs"],
+        batch_size=t["batch_size"],
+        lr=t["lr"],
+        momentum=t["momentum"],
+        nesterov=t["nesterov"],
+        weight_decay=t["weight_decay"],
+        eval_batch_size=t["eval_batch_size"],
+        seed=cfg["run"]["seed"],
+        probe_batch_size=t["probe_batch_size"],
+        strategies=tuple(t["strategies"]),
+        snapshot_every_steps=t["snapshot_every_steps"] or None,
+        channels_last=t["channels_last"],
     )
 
 
 def prepare_data(cfg: dict, device: torch.device) -> TrainingData:
     d = cfg["data"]
-    return prepare(d["split"], device=device, resolution=d["resolution"], train_subset=d["train_images"] or None,
-                   valid_subset=d["valid_images"] or None, subset_seed=cfg["run"]["seed"], source=d["source"] or None,
-                   data_root=d["data_root"] or None, channels_last=cfg["train"]["channels_last"])
+    return prepare(
+        d["split"],
+        device=device,
+        resolution=d["resolution"],
+        train_subset=d["train_images"] or None,
+        valid_subset=d["valid_images"] or None,
+        subset_seed=cfg["run"]["seed"],
+        source=d["source"] or None,
+        data_root=d["data_root"] or None,
+        channels_last=cfg["train"]["channels_last"],
+    )
 
 
 def proxy_names(cfg: dict) -> list[str]:
@@ -58,8 +77,9 @@ def metric_names(cfg: dict) -> list[str]:
     """The per-architecture metrics one evaluation under ``cfg`` yields: costs, proxies, then the run's curves."""
     names = metrics.available("arch") + proxy_names(cfg)
     if cfg["train"]["epochs"] > 0:
-        names += [f"beta_{s}" for s in cfg["train"]["strategies"]]
-        names += [n for n in metrics.available("curve") if not n.startswith("beta_")]
+        curves = [metrics.get(n) for n in metrics.available("curve")]
+        names += [m.name for s in cfg["train"]["strategies"] for m in curves if m.needs.strategy == s]
+        names += [m.name for m in curves if m.needs.strategy is None]
     return names
 
 
@@ -68,21 +88,31 @@ def check_producible(names: list[str], cfg: dict) -> None:
     for name in names:
         metric = metrics.get(name)
         if metric.kind == "calibrated":
-            raise ValueError(f"{name} is fitted on a calibration set of architectures: run a study (nbcap run) and read its report")
+            raise ValueError(
+                f"{name} is fitted on a calibration set of architectures: run a study (nbcap run) and read its report"
+            )
         if metric.kind == "curve" and cfg["train"]["epochs"] == 0:
-            raise ValueError(f"{name} needs training: set train.epochs >= 1 (or --epochs) or choose training-free metrics")
-        if name.startswith("beta_") and name[5:] not in cfg["train"]["strategies"]:
-            raise ValueError(f"{name} needs train.strategies to include {name[5:]!r}")
+            raise ValueError(
+                f"{name} needs training: set train.epochs >= 1 (or --epochs) or choose training-free metrics"
+            )
+        strategy = metric.needs.strategy
+        if strategy is not None and strategy not in cfg["train"]["strategies"]:
+            raise ValueError(f"{name} needs train.strategies to include {strategy!r}")
 
 
 def provenance(cfg: dict, device: torch.device) -> dict:
-    return {"package": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
-            "seed": cfg["run"]["seed"]}
+    return {
+        "package": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
+        "seed": cfg["run"]["seed"],
+    }
 
 
-def evaluate_architecture(arch: "Arch | str | int", cfg: dict, data: TrainingData | None = None,
-                          names: list[str] | None = None) -> dict:
+def evaluate_architecture(
+    arch: Arch | str | int, cfg: dict, data: TrainingData | None = None, names: list[str] | None = None
+) -> dict:
     """Score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`): the plain record.
 
     Zero-cost proxies run on the initialised network (linear head) first, then the network with the
@@ -95,8 +125,15 @@ def evaluate_architecture(arch: "Arch | str | int", cfg: dict, data: TrainingDat
     names = metric_names(cfg) if names is None else list(names)
     check_producible(names, cfg)
     start = time.perf_counter()
-    record = {"index": arch.index, "arch_str": arch.to_string(), "status": "failed", "reason": None,
-              "metrics": {}, "timings": {}, "extra": {}}
+    record: dict[str, Any] = {
+        "index": arch.index,
+        "arch_str": arch.to_string(),
+        "status": "failed",
+        "reason": None,
+        "metrics": {},
+        "timings": {},
+        "extra": {},
+    }
     kinds = {n: metrics.get(n).kind for n in names}
     try:
         device = resolve_device(cfg["run"]["device"]) if data is None else data.train.device
@@ -107,7 +144,7 @@ def evaluate_architecture(arch: "Arch | str | int", cfg: dict, data: TrainingDat
         _score_proxies(arch, cfg, data, [n for n in names if kinds[n] == "init"], record)
         record["status"] = "ok"
         curve_names = [n for n in names if kinds[n] == "curve"]
-        if curve_names:
+        if curve_names and data is not None:
             _train_and_score(arch, cfg, data, curve_names, record)
     except torch.OutOfMemoryError as exc:
         record["status"] = "failed"
@@ -124,8 +161,16 @@ def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list
     """Zero-cost proxies on one shared initialisation and batch; a failing proxy is NaN with its reason."""
     if not names:
         return
-    setup = zero_cost.make_setup(arch, data.train, C=cfg["model"]["C"], N=cfg["model"]["N"],
-                                 batch_size=cfg["proxies"]["batch_size"], seed=cfg["run"]["seed"])
+    if data is None:
+        raise ValueError("zero-cost proxies need the prepared data (evaluate.prepare_data)")
+    setup = zero_cost.make_setup(
+        arch,
+        data.train,
+        C=cfg["model"]["C"],
+        N=cfg["model"]["N"],
+        batch_size=cfg["proxies"]["batch_size"],
+        seed=cfg["run"]["seed"],
+    )
     setup.compute(names)
     for name in names:
         try:
@@ -142,14 +187,27 @@ def _train_and_score(arch: Arch, cfg: dict, data: TrainingData, names: list[str]
     device = data.train.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg["run"]["seed"])
-        net = build_network(arch, C=cfg["model"]["C"], N=cfg["model"]["N"], head="probe",
-                            probe_widths=tuple(cfg["model"]["probe_widths"])).to(device)
+        net = build_network(
+            arch,
+            C=cfg["model"]["C"],
+            N=cfg["model"]["N"],
+            head="probe",
+            probe_widths=tuple(cfg["model"]["probe_widths"]),
+        ).to(device)
         result = train(net, data, train_config(cfg))
     kernel_start = time.perf_counter()
     record["metrics"].update(metrics.compute(names, result, arch))
     record["timings"].update({**result.timings, "kernel": time.perf_counter() - kernel_start})
     record["status"], record["reason"] = result.status, result.reason
-    record["extra"].update({
-        "valid_acc": result.valid_acc, "train_loss": result.train_loss, "epochs_completed": result.epochs_completed,
-        "beta_reasons": {s: sorted({r for r in result.probe.beta(s).reasons if r}) for s in cfg["train"]["strategies"]}
-        if result.probe else {}})
+    record["extra"].update(
+        {
+            "valid_acc": result.valid_acc,
+            "train_loss": result.train_loss,
+            "epochs_completed": result.epochs_completed,
+            "beta_reasons": {
+                s: sorted({r for r in result.probe.beta(s).reasons if r}) for s in cfg["train"]["strategies"]
+            }
+            if result.probe
+            else {},
+        }
+    )

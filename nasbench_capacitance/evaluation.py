@@ -8,8 +8,8 @@ where either value is NaN are dropped, and the number of pairs used is always re
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats as sps
@@ -17,8 +17,8 @@ from scipy import stats as sps
 from .benchmark import DEGENERATE_ACCURACY
 
 
-def _finite_pairs(*arrays: np.ndarray) -> list[np.ndarray]:
-    arrays = [np.asarray(a, dtype=float) for a in arrays]
+def _finite_pairs(*values: np.ndarray) -> list[np.ndarray]:
+    arrays = [np.asarray(a, dtype=float) for a in values]
     if len({a.shape for a in arrays}) != 1:
         raise ValueError(f"arrays must have the same length, got {[a.shape for a in arrays]}")
     keep = np.logical_and.reduce([np.isfinite(a) for a in arrays])
@@ -89,12 +89,12 @@ def kendall_tau_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     out = np.empty(rows)
     chunk = max(1, 4_000_000 // max(1, n * n))
     for start in range(0, rows, chunk):
-        sx = np.sign(x[start:start + chunk, :, None] - x[start:start + chunk, None, :])
-        sy = np.sign(y[start:start + chunk, :, None] - y[start:start + chunk, None, :])
+        sx = np.sign(x[start : start + chunk, :, None] - x[start : start + chunk, None, :])
+        sy = np.sign(y[start : start + chunk, :, None] - y[start : start + chunk, None, :])
         numerator = (sx * sy).sum((1, 2))
         denominator = np.sqrt((sx * sx).sum((1, 2)) * (sy * sy).sum((1, 2)))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + chunk] = np.where(denominator > 0, numerator / denominator, np.nan)
+            out[start : start + chunk] = np.where(denominator > 0, numerator / denominator, np.nan)
     return out
 
 
@@ -109,8 +109,14 @@ def spearman_rho_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, (rx * ry).sum(1) / denominator, np.nan)
 
 
-def bootstrap_interval(statistic_rows: Callable[[np.ndarray, np.ndarray], np.ndarray], scores: np.ndarray,
-                       truth: np.ndarray, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(
+    statistic_rows: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    scores: np.ndarray,
+    truth: np.ndarray,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Percentile interval of a batched statistic (e.g. :func:`kendall_tau_rows`) over resampled pairs."""
     x, y = _finite_pairs(scores, truth)
     if len(x) < 3 or resamples < 1:
@@ -142,15 +148,26 @@ class Correlation:
         return asdict(self)
 
 
-def correlate(scores: np.ndarray, truth: np.ndarray, params: np.ndarray | None = None,
-              resamples: int = 1000, seed: int = 0) -> Correlation:
+def correlate(
+    scores: np.ndarray, truth: np.ndarray, params: np.ndarray | None = None, resamples: int = 1000, seed: int = 0
+) -> Correlation:
     """Every rank statistic of one predictor against ground truth, with 95% bootstrap intervals."""
     x, y = _finite_pairs(scores, truth)
     k_low, k_high = bootstrap_interval(kendall_tau_rows, x, y, resamples, seed=seed)
     s_low, s_high = bootstrap_interval(spearman_rho_rows, x, y, resamples, seed=seed)
     partial = partial_kendall_tau(scores, truth, params) if params is not None else math.nan
-    return Correlation(len(x), kendall_tau(x, y), k_low, k_high, spearman_rho(x, y), s_low, s_high,
-                       pearson_r(x, y), precision_at_top(x, y, 0.1), partial)
+    return Correlation(
+        len(x),
+        kendall_tau(x, y),
+        k_low,
+        k_high,
+        spearman_rho(x, y),
+        s_low,
+        s_high,
+        pearson_r(x, y),
+        precision_at_top(x, y, 0.1),
+        partial,
+    )
 
 
 @dataclass(frozen=True)
@@ -190,7 +207,7 @@ def search_quality(scores: np.ndarray, truth: np.ndarray) -> SearchQuality:
     """:class:`SearchQuality` of ``scores`` against ``truth`` over the cells where both are finite."""
     x, y = _finite_pairs(scores, truth)
     if len(x) == 0:
-        return SearchQuality(*(math.nan,) * 6)
+        return SearchQuality(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
     tops = [expected_top_k(x, y, k) for k in (1, 10, 100)]
     recalls = []
     for fraction in (0.01, 0.05):
@@ -200,7 +217,7 @@ def search_quality(scores: np.ndarray, truth: np.ndarray) -> SearchQuality:
         recalls.append(expected_top_k(x, in_true_top, k))  # both sets hold k cells: recall = precision
     best = int(np.argmax(y))
     rank = 1 + float((x > x[best]).sum()) + float((x == x[best]).sum() - 1) / 2
-    return SearchQuality(*tops, *recalls, rank)
+    return SearchQuality(tops[0], tops[1], tops[2], recalls[0], recalls[1], rank)
 
 
 def non_degenerate(truth: np.ndarray, threshold: float = DEGENERATE_ACCURACY) -> np.ndarray:

@@ -114,11 +114,11 @@ class TinyNetwork(nn.Module):
 
 
 def build_network(
-    arch: "Arch | str | int",
+    arch: Arch | str | int,
     C: int = 16,
     N: int = 5,
     num_classes: int = 10,
-    head: "str | nn.Module" = "linear",
+    head: str | nn.Module = "linear",
     probe_widths: tuple[int, ...] | None = None,
 ) -> TinyNetwork:
     """NB201 network for ``arch`` (string, index or :class:`Arch`).

@@ -11,9 +11,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .metrics import REGISTRY, capacitance_metrics  # noqa: E402
+
 
 def _beta_metrics(records: list[dict]) -> list[str]:
-    return sorted({m for r in records for m in r["metrics"] if m.startswith("beta_")})
+    return capacitance_metrics({m for r in records for m in r["metrics"]})
+
+
+def _beta_title(name: str) -> str:
+    return f"β_eff, strategy {REGISTRY[name].needs.strategy}"
 
 
 def beta_vs_accuracy(path: Path, records: list[dict], truth: np.ndarray, target: str) -> None:
@@ -25,7 +31,7 @@ def beta_vs_accuracy(path: Path, records: list[dict], truth: np.ndarray, target:
         ax.scatter(truth, values, s=18, alpha=0.8)
         ax.set_xlabel(f"ground-truth accuracy (%)\n{target}", fontsize=8)
         ax.set_ylabel(f"{name} at the last epoch")
-        ax.set_title(name.replace("beta_", "β_eff, strategy "), fontsize=10)
+        ax.set_title(_beta_title(name), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -55,8 +61,14 @@ def tau_vs_epoch(path: Path, rows: list[dict], reference: str = "val_acc") -> No
     ref = groups.get(reference, [])
     for ax, (name, rs) in zip(axes.flat, groups.items()):
         if ref and name != reference:
-            ax.plot([float(r["epoch"]) for r in ref], _series(ref, "kendall_tau"), "--", color="grey", lw=1,
-                    label=f"{reference} (for reference)")
+            ax.plot(
+                [float(r["epoch"]) for r in ref],
+                _series(ref, "kendall_tau"),
+                "--",
+                color="grey",
+                lw=1,
+                label=f"{reference} (for reference)",
+            )
         if rs:
             x = np.array([float(r["epoch"]) for r in rs])
             ax.fill_between(x, _series(rs, "kendall_low"), _series(rs, "kendall_high"), color="C0", alpha=0.2)
@@ -65,9 +77,9 @@ def tau_vs_epoch(path: Path, rows: list[dict], reference: str = "val_acc") -> No
         ax.set_title(name + (f" (held out; fitted on {calibrated})" if calibrated else ""), fontsize=9)
         ax.axhline(0, color="black", lw=0.6)
         ax.tick_params(labelsize=8)
-    for ax in axes.flat[len(groups):]:
+    for ax in axes.flat[len(groups) :]:
         ax.axis("off")
-    for n, ax in enumerate(axes.flat[:len(groups)]):
+    for n, ax in enumerate(axes.flat[: len(groups)]):
         if n + cols >= len(groups):  # the lowest panel of its column: label the shared x axis here
             ax.xaxis.set_tick_params(labelbottom=True)
             ax.set_xlabel("training budget (epochs)", fontsize=8)
@@ -84,9 +96,11 @@ def tau_vs_epoch(path: Path, rows: list[dict], reference: str = "val_acc") -> No
 def tau_training_free(path: Path, rows: list[dict]) -> None:
     """Bars of τ with 95% intervals for the metrics that need no training (zero-cost proxies, costs)."""
     groups = _by_metric(rows, ("init", "arch"))
-    items = sorted(((rs[-1], name) for name, rs in groups.items()), key=lambda t: np.nan_to_num(t[0]["kendall_tau"], nan=-2))
+    items = sorted(
+        ((rs[-1], name) for name, rs in groups.items()), key=lambda t: np.nan_to_num(t[0]["kendall_tau"], nan=-2)
+    )
     fig, ax = plt.subplots(figsize=(6.5, 0.35 * max(len(items), 3) + 1.2))
-    for y, (r, name) in enumerate(items):
+    for y, (r, _name) in enumerate(items):
         tau = r["kendall_tau"]
         color = "C1" if r["kind"] == "arch" else "C2"
         ax.barh(y, 0 if math.isnan(tau) else tau, color=color, alpha=0.8)
@@ -105,8 +119,9 @@ def beta_trajectories(path: Path, records: list[dict], truth: np.ndarray) -> Non
     """β_eff against epoch, one line per architecture coloured by its ground-truth accuracy (log scale:
     β_eff spans orders of magnitude across cells at initialisation)."""
     names = _beta_metrics(records)
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.8 * max(1, len(names)) + 1, 4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, max(1, len(names)), figsize=(4.8 * max(1, len(names)) + 1, 4), squeeze=False, layout="constrained"
+    )
     finite = truth[np.isfinite(truth)]
     norm = plt.Normalize(*(finite.min(), finite.max()) if len(finite) else (0, 100))
     cmap = plt.get_cmap("viridis")
@@ -121,14 +136,19 @@ def beta_trajectories(path: Path, records: list[dict], truth: np.ndarray) -> Non
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.set_title(name.replace("beta_", "β_eff, strategy "), fontsize=10)
+        ax.set_title(_beta_title(name), fontsize=10)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[0].tolist(), label="ground-truth accuracy (%)")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def write_all(out: Path, records: list[dict], truth: np.ndarray, rows: list[dict], target: str) -> list[Path]:
-    paths = [out / "beta_vs_accuracy.png", out / "tau_vs_epoch.png", out / "tau_training_free.png", out / "beta_trajectories.png"]
+    paths = [
+        out / "beta_vs_accuracy.png",
+        out / "tau_vs_epoch.png",
+        out / "tau_training_free.png",
+        out / "beta_trajectories.png",
+    ]
     beta_vs_accuracy(paths[0], records, truth, target)
     tau_vs_epoch(paths[1], rows)
     tau_training_free(paths[2], rows)
@@ -152,7 +172,7 @@ def space_hexbin(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, 
             ax.hexbin(x[keep], truth[keep], gridsize=40, bins="log", cmap="viridis", mincnt=1)
         ax.set_title(f"{name} ({int((~keep).sum())} undefined)" if (~keep).sum() else name, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(names) :]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy (%)", fontsize=8)
@@ -192,7 +212,9 @@ def space_top_k(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, t
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(ks, [expected_top_k(y, y, k) for k in ks], color="black", lw=2, label="oracle")
     ax.axhline(float(y.mean()), color="grey", ls="--", lw=1, label="random")
-    curves = {name: [expected_top_k(np.nan_to_num(s[finite], nan=-np.inf), y, k) for k in ks] for name, s in columns.items()}
+    curves = {
+        name: [expected_top_k(np.nan_to_num(s[finite], nan=-np.inf), y, k) for k in ks] for name, s in columns.items()
+    }
     for n, (name, curve) in enumerate(sorted(curves.items(), key=lambda kv: -kv[1][min(10, len(kv[1]) - 1)])):
         ax.plot(ks, curve, lw=1.2, color=plt.get_cmap("tab20")(n % 20), label=name)
     ax.set_xscale("log")
@@ -205,8 +227,9 @@ def space_top_k(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, t
     plt.close(fig)
 
 
-def write_space(out: Path, columns: dict[str, np.ndarray], truth: dict[str, np.ndarray], correlations: list[dict],
-                note: str) -> list[Path]:
+def write_space(
+    out: Path, columns: dict[str, np.ndarray], truth: dict[str, np.ndarray], correlations: list[dict], note: str
+) -> list[Path]:
     """The whole-space figures, against the first target (CIFAR-10 validation when the table has it)."""
     target = next(iter(truth))
     paths = [out / "space_hexbin.png", out / "space_tau_heatmap.png", out / "space_topk.png"]

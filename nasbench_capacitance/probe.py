@@ -37,25 +37,32 @@ class CapacitanceProbe(nn.Module):
         self.widths = (in_features, *hidden, num_classes)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.widths[:-1], self.widths[1:]))
 
+    @property
+    def linears(self) -> list[nn.Linear]:
+        """The layers, typed: W^l is ``linears[l - 1].weight``."""
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers[:-1]:
+        *hidden, last = self.linears
+        for layer in hidden:
             x = F.relu(layer(x))
-        return self.layers[-1](x)
+        return last(x)
 
     def weight_matrices(self) -> list[torch.Tensor]:
         """Detached copies of W¹…W^L, each (n_l, n_{l-1})."""
-        return [layer.weight.detach().clone() for layer in self.layers]
+        return [layer.weight.detach().clone() for layer in self.linears]
 
     def coupling_stats(self, features: torch.Tensor, labels: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """Per-sample a^{l-1}, σ'(z^l) and δ^l = ∂ℓ/∂z^l on a batch, for the ``gradient`` strategy."""
         with torch.enable_grad():
-            h = features.detach().to(self.layers[0].weight.dtype)
+            layers = self.linears
+            h = features.detach().to(layers[0].weight.dtype)
             inputs, slopes, pre = [], [], []
-            for l, layer in enumerate(self.layers):
+            for l, layer in enumerate(layers):
                 inputs.append(h.detach())
                 z = layer(h)
                 pre.append(z)
-                if l < len(self.layers) - 1:
+                if l < len(layers) - 1:
                     slopes.append((z > 0).to(z.dtype).detach())
                     h = F.relu(z)
             loss = F.cross_entropy(pre[-1], labels, reduction="sum")  # sum: per-sample δ
@@ -69,8 +76,8 @@ def hessian_couplings(probe: CapacitanceProbe, features: torch.Tensor, labels: t
     Memory is O(n_{l+1} n_l² n_{l-1}) per layer pair: meant for small probes and for checking the
     ``gradient`` strategy, not for wide probes.
     """
-    weights = [layer.weight.detach().double() for layer in probe.layers]
-    biases = [layer.bias.detach().double() for layer in probe.layers]
+    weights = [layer.weight.detach().double() for layer in probe.linears]
+    biases = [layer.bias.detach().double() for layer in probe.linears]
     x = features.detach().double()
 
     def loss(*ws: torch.Tensor) -> torch.Tensor:
@@ -120,10 +127,17 @@ class ProbeRecord:
 class ProbeRecorder:
     """Collects probe snapshots on the training device; stacks them once at the end."""
 
-    def __init__(self, probe: CapacitanceProbe, strategies: tuple[str, ...] = ("weight",), schedule: ProbeSchedule = ProbeSchedule()):
+    def __init__(
+        self,
+        probe: CapacitanceProbe,
+        strategies: tuple[str, ...] = ("weight",),
+        schedule: ProbeSchedule = ProbeSchedule(),
+    ):
         unknown = [s for s in strategies if s not in capacitance.STRATEGIES]
         if unknown:
-            raise ValueError(f"unknown capacitance strategies {unknown}; choose from {', '.join(capacitance.STRATEGIES)}")
+            raise ValueError(
+                f"unknown capacitance strategies {unknown}; choose from {', '.join(capacitance.STRATEGIES)}"
+            )
         self.probe = probe
         self.strategies = tuple(strategies)
         self.schedule = schedule
@@ -137,13 +151,17 @@ class ProbeRecorder:
         """Whether snapshots need the probe batch's features (``gradient``/``hessian``)."""
         return bool(self._stats)
 
-    def record(self, epoch: float, step: int, features: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> None:
+    def record(
+        self, epoch: float, step: int, features: torch.Tensor | None = None, labels: torch.Tensor | None = None
+    ) -> None:
         """Snapshot now; ``features``/``labels`` are the fixed probe batch (needed by ``needs_batch``)."""
-        if self.needs_batch and (features is None or labels is None):
-            raise ValueError("the gradient and hessian strategies need the probe batch's features and labels")
         self._epochs.append(float(epoch))
         self._steps.append(int(step))
         self._weights.append(self.probe.weight_matrices())
+        if not self.needs_batch:
+            return
+        if features is None or labels is None:
+            raise ValueError("the gradient and hessian strategies need the probe batch's features and labels")
         if "gradient" in self._stats:
             self._stats["gradient"].append(self.probe.coupling_stats(features, labels))
         if "hessian" in self._stats:

@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -25,14 +26,16 @@ SUBSETS = ("all", "non-degenerate")
 
 
 def ground_truth_for(cfg: dict) -> GroundTruth:
-    table = cfg["ground_truth"]["table"] or paths.data_root(cfg["data"]["data_root"] or None) / "nb201" / "nb201_merged.csv"
+    table = cfg["ground_truth"]["table"] or paths.ground_truth_table(cfg["data"]["data_root"] or None)
     return GroundTruth.from_table(table, target=cfg["ground_truth"]["target"])
 
 
 def score_matrix(records: list[dict]) -> dict[tuple[str, str], np.ndarray]:
     """{(metric, epoch): scores aligned with ``records``} (NaN where a record has no value)."""
-    keys = sorted({(m, e) for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
-                  key=lambda k: (k[0], float(k[1])))
+    keys = sorted(
+        {(m, e) for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
+        key=lambda k: (k[0], float(k[1])),
+    )
     return {k: np.array([r["metrics"].get(k[0], {}).get(k[1], math.nan) for r in records], dtype=float) for k in keys}
 
 
@@ -40,8 +43,14 @@ def _kind(metric: str) -> str:
     return metrics.REGISTRY[metric].kind if metric in metrics.REGISTRY else "unknown"
 
 
-def correlation_rows(records: list[dict], truth: np.ndarray, resamples: int, degenerate_below: float,
-                     calibration: float = 0.0, seed: int = 0) -> list[dict]:
+def correlation_rows(
+    records: list[dict],
+    truth: np.ndarray,
+    resamples: int,
+    degenerate_below: float,
+    calibration: float = 0.0,
+    seed: int = 0,
+) -> list[dict]:
     """Rank statistics of every (metric, budget), over all architectures and the non-degenerate ones.
 
     Calibrated predictors are fitted on a seeded ``calibration`` share of the sample and scored on the
@@ -57,8 +66,16 @@ def correlation_rows(records: list[dict], truth: np.ndarray, resamples: int, deg
         for subset in SUBSETS:
             mask = keep if subset == "non-degenerate" else np.ones_like(keep)
             c = evaluation.correlate(scores[mask], truth[mask], params[mask], resamples=resamples)
-            rows.append({"metric": metric, "kind": _kind(metric), "epoch": epoch, "subset": subset,
-                         "calibration": size, **c.as_dict()})
+            rows.append(
+                {
+                    "metric": metric,
+                    "kind": _kind(metric),
+                    "epoch": epoch,
+                    "subset": subset,
+                    "calibration": size,
+                    **c.as_dict(),
+                }
+            )
     return rows
 
 
@@ -66,14 +83,18 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows)
+        writer.writerows(
+            {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows
+        )
 
 
 def _final_rows(rows: list[dict]) -> list[dict]:
     """Per metric, the row of its largest epoch budget (all architectures), sorted by τ."""
     final: dict[str, dict] = {}
     for row in rows:
-        if row["subset"] == "all" and (row["metric"] not in final or float(row["epoch"]) > float(final[row["metric"]]["epoch"])):
+        if row["subset"] == "all" and (
+            row["metric"] not in final or float(row["epoch"]) > float(final[row["metric"]]["epoch"])
+        ):
             final[row["metric"]] = row
     return sorted(final.values(), key=lambda r: -np.nan_to_num(r["kendall_tau"], nan=-2))
 
@@ -82,15 +103,20 @@ def format_table(rows: list[dict], target_label: str, statuses: dict[str, int]) 
     """The printed summary, one row per metric at its largest budget, sorted by τ; at most 100 columns wide."""
     by_key = {(r["metric"], r["epoch"], r["subset"]): r for r in rows}
     fmt = lambda v: "   nan" if v is None or math.isnan(v) else f"{v:6.3f}"  # noqa: E731
-    lines = [f"ground truth: {target_label}", "architectures: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
-             f"{'metric':<16}{'kind':<6}{'epoch':>5} {'n':>4} {'tau':>6} {'95% CI':>15} {'rho':>6} {'P@10%':>6} "
-             f"{'tau>10.5%':>9} {'tau|params':>10}"]
+    lines = [
+        f"ground truth: {target_label}",
+        "architectures: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
+        f"{'metric':<16}{'kind':<6}{'epoch':>5} {'n':>4} {'tau':>6} {'95% CI':>15} {'rho':>6} {'P@10%':>6} "
+        f"{'tau>10.5%':>9} {'tau|params':>10}",
+    ]
     final = _final_rows(rows)
     for r in final:
         nd = by_key.get((r["metric"], r["epoch"], "non-degenerate"), {})
-        lines.append(f"{r['metric']:<16}{r['kind'][:5]:<6}{r['epoch']:>5} {r['n']:>4} {fmt(r['kendall_tau'])} "
-                     f"[{fmt(r['kendall_low'])},{fmt(r['kendall_high'])}] {fmt(r['spearman_rho'])} {fmt(r['precision_top10'])} "
-                     f"{fmt(nd.get('kendall_tau', math.nan)):>9} {fmt(r['kendall_tau_given_params']):>10}")
+        lines.append(
+            f"{r['metric']:<16}{r['kind'][:5]:<6}{r['epoch']:>5} {r['n']:>4} {fmt(r['kendall_tau'])} "
+            f"[{fmt(r['kendall_low'])},{fmt(r['kendall_high'])}] {fmt(r['spearman_rho'])} {fmt(r['precision_top10'])} "
+            f"{fmt(nd.get('kendall_tau', math.nan)):>9} {fmt(r['kendall_tau_given_params']):>10}"
+        )
     fitted = sorted({(r["metric"], r["calibration"]) for r in final if r["calibration"]})
     for metric, size in fitted:
         lines.append(f"{metric}: fitted on {size} calibration architectures, scored on the others only")
@@ -98,8 +124,13 @@ def format_table(rows: list[dict], target_label: str, statuses: dict[str, int]) 
     return "\n".join(lines)
 
 
-def write_report(out_dir: str | Path, stream: TextIO | None = None, figures: bool = True,
-                 overrides: list[str] = (), settings: dict | None = None) -> list[dict]:
+def write_report(
+    out_dir: str | Path,
+    stream: TextIO | None = None,
+    figures: bool = True,
+    overrides: Sequence[str] = (),
+    settings: dict | None = None,
+) -> list[dict]:
     """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``.
 
     The stored records are evaluated with the study's ``ground_truth``/``evaluation`` settings, or
@@ -118,15 +149,22 @@ def write_report(out_dir: str | Path, stream: TextIO | None = None, figures: boo
     gt = ground_truth_for(cfg)
     truth = gt.accuracies([r["index"] for r in records])
     ev = cfg["evaluation"]
-    rows = correlation_rows(records, truth, ev["bootstrap"], ev["degenerate_below"], ev["calibration"], cfg["run"]["seed"])
+    rows = correlation_rows(
+        records, truth, ev["bootstrap"], ev["degenerate_below"], ev["calibration"], cfg["run"]["seed"]
+    )
     with ResultStore(db) as store:
         store.export_csv(run["run_id"], out / "records.csv")
     _write_csv(out / "correlations.csv", rows)
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    meta = {"config": cfg, "provenance": run["provenance"], "ground_truth": gt.provenance(), "statuses": statuses,
-            "metrics": {m.name: m.description for m in metrics.REGISTRY.values()}}
+    meta = {
+        "config": cfg,
+        "provenance": run["provenance"],
+        "ground_truth": gt.provenance(),
+        "statuses": statuses,
+        "metrics": {m.name: m.description for m in metrics.REGISTRY.values()},
+    }
     clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
     (out / "correlations.json").write_text(json.dumps({"provenance": meta, "correlations": clean}, indent=1))
     if figures:

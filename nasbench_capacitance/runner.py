@@ -14,9 +14,10 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 import torch
 
@@ -69,8 +70,10 @@ class Progress:
         width = 24
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "." * (width - filled)
-        line = (f"[{bar}] {self.done}/{self.total}  {rate:5.2f} s/{self.unit}  ETA {int(eta // 3600)}h"
-                f"{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s  {self.unit} {record['index']}: {record['status']}")
+        line = (
+            f"[{bar}] {self.done}/{self.total}  {rate:5.2f} s/{self.unit}  ETA {int(eta // 3600)}h"
+            f"{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s  {self.unit} {record['index']}: {record['status']}"
+        )
         if self.tty:
             self.stream.write("\r" + line[:99].ljust(99))
             if finished:
@@ -85,7 +88,9 @@ _WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared d
 
 def worker_data(cfg: dict) -> TrainingData:
     """The configuration's training data, prepared once per process and reused by every task it runs."""
-    key = json.dumps([cfg["data"], cfg["run"]["device"], cfg["run"]["seed"], cfg["train"]["channels_last"]], sort_keys=True)
+    key = json.dumps(
+        [cfg["data"], cfg["run"]["device"], cfg["run"]["seed"], cfg["train"]["channels_last"]], sort_keys=True
+    )
     if key not in _WORKER_DATA:
         _WORKER_DATA.clear()
         _WORKER_DATA[key] = prepare_data(cfg, resolve_device(cfg["run"]["device"]))
@@ -101,8 +106,9 @@ def _evaluate_in_worker(index: int, cfg: dict, threads: int) -> list[dict]:
 Task = Callable[[Any, dict, int], list[dict]]  # (task, cfg, torch threads) -> records, run in a worker
 
 
-def execute(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO,
-            in_flight: int = 0) -> None:
+def execute(
+    function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO, in_flight: int = 0
+) -> None:
     """Run ``function`` over ``tasks`` here, in a process pool (``run.workers``) or on Ray (``run.ray``),
     handing every record to ``write`` in this process, the only writer.
 
@@ -119,8 +125,9 @@ def execute(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[di
         _map_in_pool(function, tasks, cfg, write, in_flight)
 
 
-def _bounded(submit: Callable[[Any], Any], wait_one: Callable[[set], tuple[Any, set]], tasks: Iterable[Any],
-             limit: int) -> Iterator[Any]:
+def _bounded(
+    submit: Callable[[Any], Any], wait_one: Callable[[set], tuple[Any, set]], tasks: Iterable[Any], limit: int
+) -> Iterator[Any]:
     """Submit ``tasks`` keeping at most ``limit`` pending; yield each finished handle as it completes."""
     pending: set = set()
     for task in tasks:
@@ -133,7 +140,9 @@ def _bounded(submit: Callable[[Any], Any], wait_one: Callable[[set], tuple[Any, 
         yield done
 
 
-def _map_in_pool(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], in_flight: int) -> None:
+def _map_in_pool(
+    function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], in_flight: int
+) -> None:
     workers = cfg["run"]["workers"]
     threads = max(1, (os.cpu_count() or 1) // workers)  # oversubscribed OpenMP threads slow everything down
     context = multiprocessing.get_context("spawn")  # no forked torch state
@@ -144,8 +153,9 @@ def _map_in_pool(function: Task, tasks: Iterable[Any], cfg: dict, write: Callabl
         return first, rest | (done - {first})
 
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for future in _bounded(lambda t: pool.submit(function, t, cfg, threads), wait_one, tasks,
-                               in_flight or 2 * workers):
+        for future in _bounded(
+            lambda t: pool.submit(function, t, cfg, threads), wait_one, tasks, in_flight or 2 * workers
+        ):
             for record in future.result():
                 write(record)
 
@@ -161,8 +171,9 @@ def _on_ray_node(function: Task, task: Any, cfg: dict, threads: int) -> list[dic
     return records
 
 
-def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO,
-                in_flight: int) -> None:
+def _map_on_ray(
+    function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO, in_flight: int
+) -> None:
     """Tasks on Ray (``run.ray_cpus`` CPUs and ``run.ray_gpus`` GPUs each); this process writes.
 
     A task lost with its node is reported and not recorded, so running the same command again retries it.
@@ -175,11 +186,18 @@ def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable
     env = {k: os.environ[k] for k in (paths.DATA_ENV, paths.CACHE_ENV) if k in os.environ}
     started_here = address == "local"
     try:
-        ray.init(address=None if started_here else address, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env} if env else None, num_cpus=os.cpu_count() if started_here else None)
+        ray.init(
+            address=None if started_here else address,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": env} if env else None,
+            num_cpus=os.cpu_count() if started_here else None,
+        )
     except ConnectionError as exc:
-        raise RuntimeError(f"no Ray cluster at {address!r} ({exc}); start one with `ray start --head`, "
-                           "or use --ray local to start Ray on this machine only") from None
+        raise RuntimeError(
+            f"no Ray cluster at {address!r} ({exc}); start one with `ray start --head`, "
+            "or use --ray local to start Ray on this machine only"
+        ) from None
     run = cfg["run"]
     remote = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(_on_ray_node)
     threads = max(1, int(run["ray_cpus"]))
@@ -213,8 +231,9 @@ def _map_on_ray(function: Task, tasks: Iterable[Any], cfg: dict, write: Callable
             ray.shutdown()
 
 
-def run_study(cfg: dict, out_dir: str | os.PathLike, stream: TextIO | None = None,
-              on_record: Callable[[dict], None] | None = None) -> Path:
+def run_study(
+    cfg: dict, out_dir: str | os.PathLike, stream: TextIO | None = None, on_record: Callable[[dict], None] | None = None
+) -> Path:
     """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there.
 
     Progress goes to ``stream`` (default: the current ``sys.stderr``).
@@ -230,7 +249,9 @@ def run_study(cfg: dict, out_dir: str | os.PathLike, stream: TextIO | None = Non
         todo = [i for i in indices if i not in done]
         progress = Progress(len(indices), len(indices) - len(todo), stream)
         if done:
-            stream.write(f"resuming: {len(indices) - len(todo)} of {len(indices)} architectures already in {out / DB_NAME}\n")
+            stream.write(
+                f"resuming: {len(indices) - len(todo)} of {len(indices)} architectures already in {out / DB_NAME}\n"
+            )
 
         def write(record: dict) -> None:
             store.add_record(run_id, record)

@@ -39,7 +39,7 @@ class Arch:
                 raise ValueError(f"unknown operation {op!r}; valid operations: {', '.join(OPS)}")
 
     @classmethod
-    def from_string(cls, text: str) -> "Arch":
+    def from_string(cls, text: str) -> Arch:
         """Parse ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``; the error names the offending part."""
         if not isinstance(text, str):
             raise ValueError(f"an architecture string is expected, got {type(text).__name__}")
@@ -63,12 +63,14 @@ class Arch:
                         f"bad token {token!r} in {text!r}: expected 'op~{source}' (input {source} of node {node})"
                     )
                 if op not in OPS:
-                    raise ValueError(f"bad token {token!r} in {text!r}: unknown operation {op!r}; valid: {', '.join(OPS)}")
+                    raise ValueError(
+                        f"bad token {token!r} in {text!r}: unknown operation {op!r}; valid: {', '.join(OPS)}"
+                    )
                 ops.append(op)
         return cls(tuple(ops))
 
     @classmethod
-    def parse(cls, spec: "str | int | Arch") -> "Arch":
+    def parse(cls, spec: str | int | Arch) -> Arch:
         """An ``Arch`` from an architecture string, an official index, or an index written as a string."""
         if isinstance(spec, Arch):
             return spec
@@ -97,7 +99,7 @@ class Arch:
         return value
 
     @classmethod
-    def from_code(cls, code: int) -> "Arch":
+    def from_code(cls, code: int) -> Arch:
         if not 0 <= code < NUM_ARCHS:
             raise ValueError(f"architecture code {code} out of range 0..{NUM_ARCHS - 1}")
         ops = []

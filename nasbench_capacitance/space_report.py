@@ -58,19 +58,41 @@ def write_space_csv(path: Path, records: list[dict], columns: dict[str, np.ndarr
     timed = [m for m in columns if any(f"zc_{m}" in r["timings"] for r in records)]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["index", "arch_str", "iso_class", *columns, *(f"time_{m}" for m in timed), "time_wall",
-                         "copied_from", "status", "reason"])
+        writer.writerow(
+            [
+                "index",
+                "arch_str",
+                "iso_class",
+                *columns,
+                *(f"time_{m}" for m in timed),
+                "time_wall",
+                "copied_from",
+                "status",
+                "reason",
+            ]
+        )
         for n, r in enumerate(records):
             values = ["" if math.isnan(columns[m][n]) else f"{columns[m][n]:.9g}" for m in columns]
             times = [f"{r['timings'][f'zc_{m}']:.4g}" if f"zc_{m}" in r["timings"] else "" for m in timed]
-            writer.writerow([r["index"], r["arch_str"], int(reps[r["index"]]), *values, *times,
-                             f"{r['timings'].get('wall', math.nan):.4g}", r["extra"].get("copied_from", ""),
-                             r["status"], r["reason"] or ""])
+            writer.writerow(
+                [
+                    r["index"],
+                    r["arch_str"],
+                    int(reps[r["index"]]),
+                    *values,
+                    *times,
+                    f"{r['timings'].get('wall', math.nan):.4g}",
+                    r["extra"].get("copied_from", ""),
+                    r["status"],
+                    r["reason"] or "",
+                ]
+            )
     return path
 
 
-def correlation_rows(columns: dict[str, np.ndarray], targets: list[GroundTruth], indices: list[int],
-                     resamples: int) -> list[dict]:
+def correlation_rows(
+    columns: dict[str, np.ndarray], targets: list[GroundTruth], indices: list[int], resamples: int
+) -> list[dict]:
     """Every statistic ``nbcap report`` gives, per metric x target x subset (all cells / above 10.5%)."""
     rows = []
     for gt in targets:
@@ -79,10 +101,18 @@ def correlation_rows(columns: dict[str, np.ndarray], targets: list[GroundTruth],
         params = columns.get("params")
         for name, scores in columns.items():
             for subset, mask in (("all", np.ones_like(keep)), ("non-degenerate", keep)):
-                c = evaluation.correlate(scores[mask], truth[mask], None if params is None else params[mask],
-                                         resamples=resamples)
-                rows.append({"metric": name, "kind": metrics.get(name).kind, "target": gt.target.column,
-                             "subset": subset, **c.as_dict()})
+                c = evaluation.correlate(
+                    scores[mask], truth[mask], None if params is None else params[mask], resamples=resamples
+                )
+                rows.append(
+                    {
+                        "metric": name,
+                        "kind": metrics.get(name).kind,
+                        "target": gt.target.column,
+                        "subset": subset,
+                        **c.as_dict(),
+                    }
+                )
     return rows
 
 
@@ -93,8 +123,9 @@ def search_rows(columns: dict[str, np.ndarray], targets: list[GroundTruth], indi
         truth = gt.accuracies(indices)
         references = {"(oracle)": truth, "(random)": np.zeros_like(truth)}  # a constant score: ties everywhere
         for name, scores in {**columns, **references}.items():
-            rows.append({"metric": name, "target": gt.target.column,
-                         **evaluation.search_quality(scores, truth).as_dict()})
+            rows.append(
+                {"metric": name, "target": gt.target.column, **evaluation.search_quality(scores, truth).as_dict()}
+            )
     return rows
 
 
@@ -102,10 +133,14 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows)
+        writer.writerows(
+            {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows
+        )
 
 
-def format_space_table(correlations: list[dict], searches: list[dict], statuses: dict[str, int], copied: list[str]) -> str:
+def format_space_table(
+    correlations: list[dict], searches: list[dict], statuses: dict[str, int], copied: list[str]
+) -> str:
     """Kendall τ / Spearman ρ per metric and target, then the search view on the first target (≤ 100 columns)."""
     targets = list(dict.fromkeys(r["target"] for r in correlations))
     by = {(r["metric"], r["target"]): r for r in correlations if r["subset"] == "all"}
@@ -114,26 +149,42 @@ def format_space_table(correlations: list[dict], searches: list[dict], statuses:
     names.sort(key=lambda m: -np.nan_to_num(by[(m, first)]["kendall_tau"], nan=-2))
     fmt = lambda v: "   nan" if v is None or math.isnan(v) else f"{v:6.3f}"  # noqa: E731
     n = by[(names[0], first)]["n"]
-    lines = ["cells: " + ", ".join(f"{k} {s}" for s, k in sorted(statuses.items())) + f"; {n} with a score and a target",
-             "Kendall tau / Spearman rho over all cells; " + IMAGES_NOTE,
-             f"{'metric':<11}" + "".join(f"{t[:19]:>21}" for t in targets)]
+    lines = [
+        "cells: " + ", ".join(f"{k} {s}" for s, k in sorted(statuses.items())) + f"; {n} with a score and a target",
+        "Kendall tau / Spearman rho over all cells; " + IMAGES_NOTE,
+        f"{'metric':<11}" + "".join(f"{t[:19]:>21}" for t in targets),
+    ]
     for m in names:
-        lines.append(f"{m:<11}" + "".join(f"{fmt(by[(m, t)]['kendall_tau'])} / {fmt(by[(m, t)]['spearman_rho'])}      "
-                                          for t in targets).rstrip())
-    lines += ["", f"What a search trusting each metric gets ({first}): accuracy of its top cell,",
-              "mean of its top 10 / 100, recall of the true top 1% / 5%, and the rank it gives the best cell",
-              f"{'metric':<11}{'top1':>7}{'top10':>7}{'top100':>7}{'rec1%':>7}{'rec5%':>7}{'rank of best':>14}"]
+        lines.append(
+            f"{m:<11}"
+            + "".join(
+                f"{fmt(by[(m, t)]['kendall_tau'])} / {fmt(by[(m, t)]['spearman_rho'])}      " for t in targets
+            ).rstrip()
+        )
+    lines += [
+        "",
+        f"What a search trusting each metric gets ({first}): accuracy of its top cell,",
+        "mean of its top 10 / 100, recall of the true top 1% / 5%, and the rank it gives the best cell",
+        f"{'metric':<11}{'top1':>7}{'top10':>7}{'top100':>7}{'rec1%':>7}{'rec5%':>7}{'rank of best':>14}",
+    ]
     for r in sorted((r for r in searches if r["target"] == first), key=lambda r: -np.nan_to_num(r["top10"], nan=-1)):
-        lines.append(f"{r['metric']:<11}{r['top1']:7.2f}{r['top10']:7.2f}{r['top100']:7.2f}{r['recall_top1pct']:7.3f}"
-                     f"{r['recall_top5pct']:7.3f}{r['rank_of_best']:14.1f}")
+        lines.append(
+            f"{r['metric']:<11}{r['top1']:7.2f}{r['top10']:7.2f}{r['top100']:7.2f}{r['recall_top1pct']:7.3f}"
+            f"{r['recall_top5pct']:7.3f}{r['rank_of_best']:14.1f}"
+        )
     if copied:
         lines.append(f"copied within isomorphism classes from each class's lowest index: {', '.join(copied)}")
     lines.append("higher score = better for every metric; every target and subset is in space_correlations.csv")
     return "\n".join(lines)
 
 
-def write_space_report(out_dir: str | Path, table: str | Path | None = None, resamples: int = DEFAULT_BOOTSTRAP,
-                       figures: bool = True, stream: TextIO | None = None) -> list[dict]:
+def write_space_report(
+    out_dir: str | Path,
+    table: str | Path | None = None,
+    resamples: int = DEFAULT_BOOTSTRAP,
+    figures: bool = True,
+    stream: TextIO | None = None,
+) -> list[dict]:
     """``space.csv``, ``space_correlations.csv/.json``, ``space_search.csv``, the figures and the table."""
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
@@ -142,7 +193,7 @@ def write_space_report(out_dir: str | Path, table: str | Path | None = None, res
         raise LookupError(f"{out / DB_NAME} is not a whole-space scoring (nbcap space); use nbcap report")
     if not records:
         raise LookupError(f"{out / DB_NAME} holds no cells yet")
-    table = Path(table) if table else paths.data_root() / "nb201" / "nb201_merged.csv"
+    table = Path(table) if table else paths.ground_truth_table()
     targets = standard_targets(table)
     columns = score_columns(records)
     indices = [r["index"] for r in records]
@@ -155,9 +206,18 @@ def write_space_report(out_dir: str | Path, table: str | Path | None = None, res
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in correlations]
-    meta = {"study": run["config"], "provenance": run["provenance"], "note": IMAGES_NOTE, "copied": copied,
-            "ground_truth": [gt.provenance() for gt in targets], "statuses": statuses, "bootstrap": resamples}
+    clean = [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in correlations
+    ]
+    meta = {
+        "study": run["config"],
+        "provenance": run["provenance"],
+        "note": IMAGES_NOTE,
+        "copied": copied,
+        "ground_truth": [gt.provenance() for gt in targets],
+        "statuses": statuses,
+        "bootstrap": resamples,
+    }
     (out / "space_correlations.json").write_text(json.dumps({"provenance": meta, "correlations": clean}, indent=1))
     if figures:
         from . import plots

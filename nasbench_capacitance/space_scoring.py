@@ -16,9 +16,10 @@ import gzip
 import importlib.resources
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -49,8 +50,10 @@ def training_free_metrics(names: Iterable[str] | None = None) -> list[str]:
     for name in chosen:
         metric = metrics.get(name)  # unknown names: one message listing every metric
         if metric.kind not in ("arch", "init"):
-            raise SpaceError(f"{name} needs training ({metric.kind} metric); nbcap space scores training-free metrics "
-                             f"only: {', '.join(free)}. Score trained metrics on a sample with nbcap run")
+            raise SpaceError(
+                f"{name} needs training ({metric.kind} metric); nbcap space scores training-free metrics "
+                f"only: {', '.join(free)}. Score trained metrics on a sample with nbcap run"
+            )
     return chosen
 
 
@@ -70,8 +73,10 @@ def parse_indices(text: str | None) -> range:
     except ValueError:
         first = last = -1
     if not sep or first < 0 or last > space.NUM_ARCHS or first >= last:
-        raise SpaceError(f"--indices takes START:STOP with 0 <= START < STOP <= {space.NUM_ARCHS} (NB201 indices "
-                         f"0..{space.NUM_ARCHS - 1}, STOP excluded), e.g. 0:1000; got {text!r}")
+        raise SpaceError(
+            f"--indices takes START:STOP with 0 <= START < STOP <= {space.NUM_ARCHS} (NB201 indices "
+            f"0..{space.NUM_ARCHS - 1}, STOP excluded), e.g. 0:1000; got {text!r}"
+        )
     return range(first, last)
 
 
@@ -91,9 +96,15 @@ def identity(cfg: dict, names: list[str], iso_copy: bool) -> dict:
     The index range and how it runs (workers, Ray) are not part of it, so a scoring may be extended
     range by range in the same folder, and resumed another way.
     """
-    return {"kind": KIND, "model": {k: cfg["model"][k] for k in ("C", "N")}, "data": cfg["data"],
-            "proxies": {"batch_size": cfg["proxies"]["batch_size"]}, "seed": cfg["run"]["seed"],
-            "metrics": sorted(names), "iso_copy": iso_copy}
+    return {
+        "kind": KIND,
+        "model": {k: cfg["model"][k] for k in ("C", "N")},
+        "data": cfg["data"],
+        "proxies": {"batch_size": cfg["proxies"]["batch_size"]},
+        "seed": cfg["run"]["seed"],
+        "metrics": sorted(names),
+        "iso_copy": iso_copy,
+    }
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ def tasks(todo: list[int], names: list[str], iso_copy: bool, size: int = 0) -> I
     size = size or max(1, min(CELLS_PER_TASK, len(todo) // 8))
     if not iso_copy:
         for start in range(0, len(todo), size):
-            yield Task(tuple(todo[start:start + size]), tuple(names), False)
+            yield Task(tuple(todo[start : start + size]), tuple(names), False)
         return
     reps = representatives()
     classes: dict[int, list[int]] = {}
@@ -160,7 +171,10 @@ def _with_copies(record: dict, source: dict, names: list[str]) -> dict:
         record["metrics"][name] = dict(source["metrics"].get(name, {"0": float("nan")}))
     record["extra"].update({"copied_from": source["index"], "copied": names})
     if source["status"] != "ok" and record["status"] == "ok":
-        record["status"], record["reason"] = source["status"], f"class representative {source['index']}: {source['reason']}"
+        record["status"], record["reason"] = (
+            source["status"],
+            f"class representative {source['index']}: {source['reason']}",
+        )
     return record
 
 
@@ -170,12 +184,20 @@ def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
         if run["config"] != wanted:
             kind = run["config"].get("kind", "nbcap run")
             differs = sorted(k for k in set(wanted) | set(run["config"]) if run["config"].get(k) != wanted.get(k))
-            raise SpaceError(f"{out} holds a different study ({kind}; differs in: {', '.join(differs)}); "
-                             "use another --out, or the settings it was started with")
+            raise SpaceError(
+                f"{out} holds a different study ({kind}; differs in: {', '.join(differs)}); "
+                "use another --out, or the settings it was started with"
+            )
 
 
-def score_space(cfg: dict, out_dir: str | os.PathLike, names: Iterable[str] | None = None,
-                indices: Iterable[int] | None = None, iso_copy: bool = False, stream: TextIO | None = None) -> Path:
+def score_space(
+    cfg: dict,
+    out_dir: str | os.PathLike,
+    names: Iterable[str] | None = None,
+    indices: Iterable[int] | None = None,
+    iso_copy: bool = False,
+    stream: TextIO | None = None,
+) -> Path:
     """Score ``indices`` (default: all 15,625 cells) with ``names`` into ``out_dir/results.db``; resumes.
 
     ``cfg`` supplies the network (``model.C``, ``model.N``), the data setting and the proxies' batch,
@@ -216,9 +238,13 @@ def reference_table(path: str | os.PathLike | None = None) -> dict[str, np.ndarr
     machine that made the table; a search reads these instead of recomputing them. ``path`` reads
     another ``space.csv`` (plain or gzipped) instead.
     """
-    source = Path(path) if path else Path(str(importlib.resources.files(__package__).joinpath("reference")), REFERENCE_TABLE)
+    source = (
+        Path(path) if path else Path(str(importlib.resources.files(__package__).joinpath("reference")), REFERENCE_TABLE)
+    )
     if not source.is_file():
-        raise FileNotFoundError(f"whole-space table {source} not found; `make space-reference` regenerates the shipped one")
+        raise FileNotFoundError(
+            f"whole-space table {source} not found; `make space-reference` regenerates the shipped one"
+        )
     opener = gzip.open if source.suffix == ".gz" else open
     with opener(source, "rt", newline="") as f:
         rows = list(csv.DictReader(f))

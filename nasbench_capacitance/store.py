@@ -19,8 +19,9 @@ import math
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,7 +75,7 @@ class ResultStore:
         with self._conn:
             self._conn.executescript(SCHEMA)
 
-    def __enter__(self) -> "ResultStore":
+    def __enter__(self) -> ResultStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -95,16 +96,27 @@ class ResultStore:
 
     def runs(self) -> list[dict]:
         rows = self._conn.execute("SELECT run_id, config, provenance, created FROM runs ORDER BY run_id").fetchall()
-        return [{"run_id": r[0], "config": json.loads(r[1]), "provenance": json.loads(r[2]), "created": r[3]} for r in rows]
+        return [
+            {"run_id": r[0], "config": json.loads(r[1]), "provenance": json.loads(r[2]), "created": r[3]} for r in rows
+        ]
 
     def add_record(self, run_id: int, record: dict) -> bool:
         """Store one architecture's record atomically; False (and nothing written) if it is already there."""
         with self._conn:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO records (run_id, arch_index, arch_str, status, reason, metrics, timings, extra, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, int(record["index"]), record["arch_str"], record["status"], record.get("reason"),
-                 _json(record.get("metrics", {})), _json(record.get("timings", {})), _json(record.get("extra", {})), time.time()),
+                "INSERT OR IGNORE INTO records (run_id, arch_index, arch_str, status, reason, metrics, timings, extra,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    int(record["index"]),
+                    record["arch_str"],
+                    record["status"],
+                    record.get("reason"),
+                    _json(record.get("metrics", {})),
+                    _json(record.get("timings", {})),
+                    _json(record.get("extra", {})),
+                    time.time(),
+                ),
             )
         return cursor.rowcount == 1
 
@@ -114,30 +126,49 @@ class ResultStore:
 
     def records(self, run_id: int) -> list[dict]:
         rows = self._conn.execute(
-            "SELECT arch_index, arch_str, status, reason, metrics, timings, extra FROM records WHERE run_id = ? ORDER BY arch_index",
+            "SELECT arch_index, arch_str, status, reason, metrics, timings, extra FROM records WHERE run_id = ?"
+            " ORDER BY arch_index",
             (run_id,),
         ).fetchall()
         return [
-            {"index": r[0], "arch_str": r[1], "status": r[2], "reason": r[3], "metrics": _floats(json.loads(r[4])),
-             "timings": json.loads(r[5]), "extra": json.loads(r[6])}
+            {
+                "index": r[0],
+                "arch_str": r[1],
+                "status": r[2],
+                "reason": r[3],
+                "metrics": _floats(json.loads(r[4])),
+                "timings": json.loads(r[5]),
+                "extra": json.loads(r[6]),
+            }
             for r in rows
         ]
 
     def export_csv(self, run_id: int, path: str | os.PathLike) -> Path:
         """One row per architecture; metric columns ``<metric>@<epoch>``, timing columns ``time_<phase>``."""
         records = self.records(run_id)
-        metric_cols = sorted({f"{m}@{e}" for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
-                             key=_metric_sort_key)
+        metric_cols = sorted(
+            {f"{m}@{e}" for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
+            key=_metric_sort_key,
+        )
         timing_cols = sorted({p for r in records for p in r["timings"]})
         path = Path(path)
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["index", "arch_str", "status", "reason", *metric_cols, *(f"time_{p}" for p in timing_cols)])
+            writer.writerow(
+                ["index", "arch_str", "status", "reason", *metric_cols, *(f"time_{p}" for p in timing_cols)]
+            )
             for r in records:
                 values = [_lookup(r["metrics"], col) for col in metric_cols]
-                writer.writerow([r["index"], r["arch_str"], r["status"], r["reason"] or "",
-                                 *("" if v is None or v != v else v for v in values),
-                                 *(r["timings"].get(p, "") for p in timing_cols)])
+                writer.writerow(
+                    [
+                        r["index"],
+                        r["arch_str"],
+                        r["status"],
+                        r["reason"] or "",
+                        *("" if v is None or v != v else v for v in values),
+                        *(r["timings"].get(p, "") for p in timing_cols),
+                    ]
+                )
         return path
 
 

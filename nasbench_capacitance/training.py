@@ -45,7 +45,10 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise ValueError(f"need lr > 0, weight_decay >= 0 and 0 <= momentum < 1 (got {self.lr}, {self.weight_decay}, {self.momentum})")
+            raise ValueError(
+                "need lr > 0, weight_decay >= 0 and 0 <= momentum < 1 "
+                f"(got {self.lr}, {self.weight_decay}, {self.momentum})"
+            )
 
 
 @dataclass
@@ -112,10 +115,15 @@ def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainRes
     clock = _PhaseClock(device, config.sync_timing)
     started = time.perf_counter()
     if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
     steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
 
@@ -126,13 +134,14 @@ def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainRes
         probe_x, probe_y = data.train.fixed_batch(config.probe_batch_size, seed=config.seed)
 
     def snapshot(epoch: float, step: int) -> None:
+        assert recorder is not None
         clock.switch("probe")
         features = None
         if recorder.needs_batch:
             was_training = model.training
             model.eval()
             with torch.no_grad():
-                features = model.features(probe_x)
+                features = getattr(model, "features")(probe_x)  # noqa: B009  (any network with features())
             model.train(was_training)
         recorder.record(epoch, step, features, probe_y)
 

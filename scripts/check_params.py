@@ -1,7 +1,8 @@
 """Check that build_network(arch, C=16, N=5, num_classes=10) has NB201's parameter count for every cell.
 
 Usage: python scripts/check_params.py [path/to/nb201_merged.csv]   (default: $NBCAP_DATA/nb201/nb201_merged.csv)
-Networks are built on the meta device (no memory, no initialisation), no initialisation cost; all 15,625 take about 8 minutes on 2 CPU cores.
+Networks are built on the meta device (no memory, no initialisation); all 15,625 take about 8 minutes
+on 2 CPU cores.
 """
 
 import csv

@@ -37,7 +37,9 @@ def beta_from_line_graph(P: sp.csr_matrix) -> float:
 
 def beta_weight(weights: list[np.ndarray]) -> float:
     shapes = [w.shape for w in weights]
-    return beta_from_line_graph(line_graph(shapes, lambda l, I, J, K: np.abs(weights[l][I, J]) * np.abs(weights[l + 1][K, I])))
+    return beta_from_line_graph(
+        line_graph(shapes, lambda l, I, J, K: np.abs(weights[l][I, J]) * np.abs(weights[l + 1][K, I]))
+    )
 
 
 def beta_gradient(weights: list[np.ndarray], inputs, slopes, deltas) -> float:

@@ -54,7 +54,9 @@ def test_clear_errors(nb201_table, tmp_path):
 
 
 def _result(arch_str, seed, epochs, valid, test, names=("x-valid", "ori-test")):
-    r = ResultsCount("cifar", None, [50.0] * epochs, [1.0] * epochs, 0.5, 70.0, {"arch_str": arch_str}, seed, epochs, None)
+    r = ResultsCount(
+        "cifar", None, [50.0] * epochs, [1.0] * epochs, 0.5, 70.0, {"arch_str": arch_str}, seed, epochs, None
+    )
     accs, losses, times = {}, {}, {}
     for name, value in zip(names, (valid, test)):
         for e in range(epochs):
@@ -75,8 +77,16 @@ def synthetic_benchmark(indices):
             res = ArchResults(i, meta[i])
             for seed, shift in ((777, 0.0), (888, 1.0)):
                 res.update("cifar10-valid", seed, _result(meta[i], seed, epochs, 80 + i % 7 + shift, 79 + shift))
-                res.update("cifar10", seed, _result(meta[i], seed, epochs, 0, 90 + i % 5 + shift, names=("x-unused", "ori-test")))
-                res.update("cifar100", seed, _result(meta[i], seed, epochs, 60 + shift, 61 + shift, names=("x-valid", "x-test")))
+                res.update(
+                    "cifar10",
+                    seed,
+                    _result(meta[i], seed, epochs, 0, 90 + i % 5 + shift, names=("x-unused", "ori-test")),
+                )
+                res.update(
+                    "cifar100",
+                    seed,
+                    _result(meta[i], seed, epochs, 60 + shift, 61 + shift, names=("x-valid", "x-test")),
+                )
             per_hp[key] = res.state_dict()
         arch2infos[i] = per_hp
     return {"meta_archs": meta, "arch2infos": arch2infos, "evaluated_indexes": list(indices)}
@@ -88,7 +98,9 @@ def test_import_through_real_api_uses_200_epoch_seed_means(tmp_path):
     with open(out, newline="") as f:
         rows = {int(r["index"]): r for r in csv.DictReader(f)}
     assert sorted(rows) == [3, 10, 6111]
-    assert float(rows[6111]["c10valid_xvalid_200"]) == pytest.approx(80 + 6111 % 7 + 0.5)  # mean over 2 seeds, last epoch
+    assert float(rows[6111]["c10valid_xvalid_200"]) == pytest.approx(
+        80 + 6111 % 7 + 0.5
+    )  # mean over 2 seeds, last epoch
     assert float(rows[6111]["c10_test_200"]) == pytest.approx(90 + 6111 % 5 + 0.5)
     assert float(rows[3]["c100_test_200"]) == pytest.approx(61.5)
     assert rows[3]["in16_test_200"] == ""  # not in the synthetic file

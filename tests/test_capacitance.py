@@ -1,8 +1,8 @@
+import line_graph_reference as ref
 import numpy as np
 import pytest
 import torch
 
-import line_graph_reference as ref
 from nasbench_capacitance import capacitance
 from nasbench_capacitance.probe import CapacitanceProbe, hessian_couplings
 
@@ -39,8 +39,11 @@ def test_gradient_strategy_matches_explicit_line_graph(depth):
     for _ in range(4):
         ws = random_mlp(rng, depth)
         inputs, slopes, deltas = random_stats(rng, ws)
-        stats = {"inputs": [torch.tensor(x) for x in inputs], "slopes": [torch.tensor(x) for x in slopes],
-                 "deltas": [torch.tensor(x) for x in deltas]}
+        stats = {
+            "inputs": [torch.tensor(x) for x in inputs],
+            "slopes": [torch.tensor(x) for x in slopes],
+            "deltas": [torch.tensor(x) for x in deltas],
+        }
         ours = float(capacitance.beta_eff([torch.tensor(w) for w in ws], "gradient", stats))
         assert close(ours, ref.beta_gradient(ws, inputs, slopes, deltas))
 

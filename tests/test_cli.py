@@ -42,8 +42,15 @@ def test_killed_run_resumes_without_losing_or_duplicating(tmp_path, nb201_table)
     with sqlite3.connect(out / "results.db") as conn:
         rows = conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall()
     assert len(rows) == 6 and all(n == 1 for _, n in rows)
-    for name in ("records.csv", "correlations.csv", "correlations.json", "tau_vs_epoch.png", "tau_training_free.png",
-                 "beta_vs_accuracy.png", "beta_trajectories.png"):
+    for name in (
+        "records.csv",
+        "correlations.csv",
+        "correlations.json",
+        "tau_vs_epoch.png",
+        "tau_training_free.png",
+        "beta_vs_accuracy.png",
+        "beta_trajectories.png",
+    ):
         assert (out / name).is_file(), name
     assert "ground truth: cifar10-valid / x-valid / 200 epochs" in done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) <= 100
@@ -62,23 +69,46 @@ def test_score_prints_one_json_object(capsys):
     assert out.count("\n") == 1 and '"index": 6111,' in out
     assert record["index"] == 6111 and record["metrics"]["params"]["0"] == pytest.approx(1.073466)
     assert record["metrics"]["flops"]["0"] == pytest.approx(153.27297)
-    assert cli.main(["score", "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", "--preset", "smoke",
-                     "--metrics", "beta_weight,val_acc", "--epochs", "1", "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "score",
+                "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+                "--preset",
+                "smoke",
+                "--metrics",
+                "beta_weight,val_acc",
+                "--epochs",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     record = json.loads(capsys.readouterr().out)
     assert set(record["metrics"]) == {"beta_weight", "val_acc"} and list(record["metrics"]["val_acc"]) == ["1"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--preset", "smoke", "--set", "train.epoch=2", "--out", "x"], "unknown key train.epoch; valid keys: sample.archs"),
-    (["run", "--preset", "smoke", "--set", "train.epochs=two", "--out", "x"], "train.epochs must be an integer"),
-    (["score", "6111", "--metrics", "beta", "--epochs", "0"], "unknown metric 'beta'"),
-    (["score", "6111", "--metrics", "val_acc", "--epochs", "0"], "needs training"),
-    (["score", "6111", "--metrics", "lcsvr", "--epochs", "2"], "calibration set"),
-    (["score", "6111", "--set", "proxies.names=['snipp']", "--epochs", "0"], "proxies.names: unknown ['snipp']"),
-    (["run", "--preset", "smoke", "--set", "evaluation.calibration=1.5", "--out", "x"], "evaluation.calibration"),
-    (["score", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--epochs", "0", "--metrics", "params"], "bad token"),
-    (["report", "/nonexistent/study"], "not found"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["run", "--preset", "smoke", "--set", "train.epoch=2", "--out", "x"],
+            "unknown key train.epoch; valid keys: sample.archs",
+        ),
+        (["run", "--preset", "smoke", "--set", "train.epochs=two", "--out", "x"], "train.epochs must be an integer"),
+        (["score", "6111", "--metrics", "beta", "--epochs", "0"], "unknown metric 'beta'"),
+        (["score", "6111", "--metrics", "val_acc", "--epochs", "0"], "needs training"),
+        (["score", "6111", "--metrics", "lcsvr", "--epochs", "2"], "calibration set"),
+        (["score", "6111", "--set", "proxies.names=['snipp']", "--epochs", "0"], "proxies.names: unknown ['snipp']"),
+        (["run", "--preset", "smoke", "--set", "evaluation.calibration=1.5", "--out", "x"], "evaluation.calibration"),
+        (
+            ["score", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--epochs", "0", "--metrics", "params"],
+            "bad token",
+        ),
+        (["report", "/nonexistent/study"], "not found"),
+    ],
+)
 def test_user_errors_are_one_clear_line(argv, message, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
@@ -89,7 +119,11 @@ def test_config_file_and_presets(tmp_path):
     path = tmp_path / "my.toml"
     path.write_text("[sample]\narchs = 7\n[train]\nepochs = 1\n")
     cfg = config.load(path=path, overrides=["data.split=cifar10"])
-    assert cfg["sample"]["archs"] == 7 and cfg["data"]["split"] == "cifar10" and cfg["model"]["C"] == config.DEFAULTS["model"]["C"]
+    assert (
+        cfg["sample"]["archs"] == 7
+        and cfg["data"]["split"] == "cifar10"
+        and cfg["model"]["C"] == config.DEFAULTS["model"]["C"]
+    )
     for preset in config.PRESETS:
         assert config.load(preset)["model"]["N"] == 5 or preset == "smoke"
     path.write_text("[sampel]\narchs = 7\n")
@@ -105,8 +139,12 @@ def test_data_command_lists_what_it_looks_for(capsys, data_root):
 
 def test_workers_store_every_architecture_once(tmp_path, nb201_table):
     out = tmp_path / "pool"
-    done = subprocess.run(NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--workers", "2", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--workers", "2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(out / "results.db") as conn:
         assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT arch_index) FROM records").fetchone() == (4, 4)
@@ -130,7 +168,10 @@ def test_every_zero_cost_proxy_is_reachable_from_score(capsys):
 
 def test_a_zero_cost_study_needs_no_training(tmp_path, nb201_table, capsys):
     out = tmp_path / "zc"
-    assert cli.main(["run", "--preset", "smoke", "--set", "train.epochs=0", "--set", "sample.archs=6", "--out", str(out)]) == 0
+    assert (
+        cli.main(["run", "--preset", "smoke", "--set", "train.epochs=0", "--set", "sample.archs=6", "--out", str(out)])
+        == 0
+    )
     table = capsys.readouterr().out
     assert "synflow" in table and "val_acc" not in table
     with open(out / "correlations.csv") as f:

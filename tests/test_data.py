@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from nasbench_capacitance import data
+from nasbench_capacitance.download import download_cifar10
 
 
 def test_full_cache_has_real_cifar10(cifar_cache):
@@ -85,7 +86,10 @@ def _batches_in_official_layout(cifar, per_batch):
     def batch(x, y):
         return {b"data": x.transpose(0, 3, 1, 2).reshape(len(x), -1), b"labels": y.tolist()}
 
-    train = {f"data_batch_{i}": batch(cifar.train_x[i * 977 :][:per_batch], cifar.train_y[i * 977 :][:per_batch]) for i in range(1, 6)}
+    train = {
+        f"data_batch_{i}": batch(cifar.train_x[i * 977 :][:per_batch], cifar.train_y[i * 977 :][:per_batch])
+        for i in range(1, 6)
+    }
     return {**train, "test_batch": batch(cifar.test_x[:per_batch], cifar.test_y[:per_batch])}
 
 
@@ -111,7 +115,10 @@ def test_official_python_batches_folder_and_tarball(cifar_cache, tmp_path):
 def test_image_folder_source(cifar_cache, tmp_path):
     from PIL import Image
 
-    for part, x, y in (("train", cifar_cache.train_x, cifar_cache.train_y), ("test", cifar_cache.test_x, cifar_cache.test_y)):
+    for part, x, y in (
+        ("train", cifar_cache.train_x, cifar_cache.train_y),
+        ("test", cifar_cache.test_x, cifar_cache.test_y),
+    ):
         for n, cls in enumerate(data.CLASSES):
             folder = tmp_path / "nested" / part / cls
             folder.mkdir(parents=True)
@@ -138,3 +145,22 @@ def test_missing_and_corrupt_sources_are_clear(tmp_path):
         tar.addfile(info, io.BytesIO(blob))
     with pytest.raises(data.DataError, match="cannot decode image train/airplane/0000.jpg|no images found"):
         data.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
+
+
+def test_download_verifies_the_checksum_and_never_leaves_a_damaged_file(tmp_path, data_root):
+    from nasbench_capacitance import cli
+    from nasbench_capacitance.download import file_digest
+
+    archive = data_root / "cifar10" / "cifar10-jpeg.tar.gz"
+    url = archive.resolve().as_uri()
+    good = "sha256:" + file_digest(archive, "sha256")
+    root = tmp_path / "data"
+    with pytest.raises(data.DataError, match="the download is damaged"):
+        download_cifar10(url, "sha256:" + "0" * 64, root)
+    assert not any((root / "cifar10").iterdir())
+    path = download_cifar10(url, good, root)
+    assert path == root / "cifar10" / "cifar10-jpeg.tar.gz" and data.find_source(root) == path
+    assert download_cifar10(url, good, root) == path  # already there: kept
+    with pytest.raises(data.DataError, match="could not download"):
+        download_cifar10((tmp_path / "missing.tar.gz").as_uri(), good, root)
+    assert cli.main(["data", "--data-root", str(root), "--download", "--url", url, "--checksum", "md5:0"]) == 2

@@ -56,10 +56,17 @@ def synthetic_records(n=40, seed=0):
     for i, t in enumerate(truth):
         acc = [t * f + rng.normal(0, 2) for f in (0.4, 0.5, 0.55)]
         beta = [0.05 + 0.001 * t + rng.normal(0, 0.003) for _ in range(4)]
-        records.append({"index": i, "status": "ok", "metrics": {
-            "val_acc": {str(e + 1): a for e, a in enumerate(acc)},
-            "beta_weight": {str(e): b for e, b in enumerate(beta)},
-            "params": {"0": rng.uniform(0.1, 1.5)}}})
+        records.append(
+            {
+                "index": i,
+                "status": "ok",
+                "metrics": {
+                    "val_acc": {str(e + 1): a for e, a in enumerate(acc)},
+                    "beta_weight": {str(e): b for e, b in enumerate(beta)},
+                    "params": {"0": rng.uniform(0.1, 1.5)},
+                },
+            }
+        )
     return records, truth
 
 

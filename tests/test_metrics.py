@@ -11,8 +11,15 @@ ARCH = space.arch_from_index(0)
 
 
 def result_with_curves():
-    r = TrainResult("ok", None, 3, train_loss=[2.0, 1.5, 1.0], train_acc=[20, 40, 60],
-                    valid_loss=[1.8, 1.4, 1.2], valid_acc=[30.0, 45.0, 55.0])
+    r = TrainResult(
+        "ok",
+        None,
+        3,
+        train_loss=[2.0, 1.5, 1.0],
+        train_acc=[20, 40, 60],
+        valid_loss=[1.8, 1.4, 1.2],
+        valid_acc=[30.0, 45.0, 55.0],
+    )
     torch.manual_seed(0)
     rec = ProbeRecorder(CapacitanceProbe(4, 3, (5, 5)), ("weight", "gradient"))
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))

@@ -13,8 +13,15 @@ import pytest
 
 from nasbench_capacitance import cli, config, evaluation, space
 from nasbench_capacitance.metrics import cost
-from nasbench_capacitance.space_scoring import (SpaceError, Task, iso_invariant, parse_indices, representatives,
-                                                score_cells, tasks)
+from nasbench_capacitance.space_scoring import (
+    SpaceError,
+    Task,
+    iso_invariant,
+    parse_indices,
+    representatives,
+    score_cells,
+    tasks,
+)
 
 NBCAP = [sys.executable, "-m", "nasbench_capacitance.cli"]
 SMOKE = ["--preset", "smoke", "--set", "proxies.batch_size=16"]
@@ -92,8 +99,17 @@ def count_records(db):
 
 def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_table):
     out = tmp_path / "space"
-    cmd = NBCAP + ["space", *SMOKE, "--indices", "0:60", "--metrics", "params,synflow,nwot", "--out", str(out),
-                   "--no-figures"]
+    cmd = NBCAP + [
+        "space",
+        *SMOKE,
+        "--indices",
+        "0:60",
+        "--metrics",
+        "params,synflow,nwot",
+        "--out",
+        str(out),
+        "--no-figures",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while count_records(out / "results.db") < 20 and time.time() < deadline and proc.poll() is None:
@@ -109,22 +125,40 @@ def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_ta
         rows = conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall()
     assert sorted(i for i, _ in rows) == list(range(60)) and all(n == 1 for _, n in rows)
     # a further range extends the same scoring
-    more = subprocess.run(NBCAP + ["space", *SMOKE, "--indices", "60:64", "--metrics", "params,synflow,nwot", "--out",
-                                   str(out), "--no-figures"], capture_output=True, text=True, timeout=300)
+    more = subprocess.run(
+        NBCAP
+        + [
+            "space",
+            *SMOKE,
+            "--indices",
+            "60:64",
+            "--metrics",
+            "params,synflow,nwot",
+            "--out",
+            str(out),
+            "--no-figures",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert more.returncode == 0, more.stderr
     assert len(read_csv(out / "space.csv")) == 64
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--metrics", "snipp"], "unknown metric 'snipp'"),
-    (["--metrics", "val_acc"], "val_acc needs training"),
-    (["--metrics", "beta_ridge"], "beta_ridge needs training"),
-    (["--indices", "0:16000"], "0 <= START < STOP <= 15625"),
-    (["--indices=-1:5"], "0 <= START < STOP <= 15625"),
-    (["--indices", "7:7"], "0 <= START < STOP <= 15625"),
-    (["--indices", "abc"], "START:STOP"),
-    (["--set", "model.C=0"], "model.C must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--metrics", "snipp"], "unknown metric 'snipp'"),
+        (["--metrics", "val_acc"], "val_acc needs training"),
+        (["--metrics", "beta_ridge"], "beta_ridge needs training"),
+        (["--indices", "0:16000"], "0 <= START < STOP <= 15625"),
+        (["--indices=-1:5"], "0 <= START < STOP <= 15625"),
+        (["--indices", "7:7"], "0 <= START < STOP <= 15625"),
+        (["--indices", "abc"], "START:STOP"),
+        (["--set", "model.C=0"], "model.C must be at least 1"),
+    ],
+)
 def test_bad_input_is_one_clear_message(argv, message, tmp_path, capsys):
     assert cli.main(["space", "--preset", "smoke", "--out", str(tmp_path / "s"), *argv]) == 2
     err = capsys.readouterr().err
@@ -181,10 +215,30 @@ def two_node_ray_cluster(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
     port = "6391"
     subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
-    started = [subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-                               "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180),
-               subprocess.run([ray, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1"], env=env,
-                              capture_output=True, text=True, timeout=180)]
+    started = [
+        subprocess.run(
+            [
+                ray,
+                "start",
+                "--head",
+                f"--port={port}",
+                "--num-cpus=1",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        ),
+        subprocess.run(
+            [ray, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        ),
+    ]
     try:
         for proc in started:
             assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -195,8 +249,19 @@ def two_node_ray_cluster(tmp_path):
 
 def test_ray_auto_on_a_two_node_cluster(tmp_path, nb201_table, two_node_ray_cluster):
     out = tmp_path / "space"
-    cmd = NBCAP + ["space", *SMOKE, "--indices", "0:8", "--metrics", "params,synflow", "--ray", "auto", "--out", str(out),
-                   "--no-figures"]
+    cmd = NBCAP + [
+        "space",
+        *SMOKE,
+        "--indices",
+        "0:8",
+        "--metrics",
+        "params,synflow",
+        "--ray",
+        "auto",
+        "--out",
+        str(out),
+        "--no-figures",
+    ]
     done = subprocess.run(cmd, env=two_node_ray_cluster, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(out / "results.db") as conn:

@@ -5,9 +5,14 @@ from nasbench_capacitance.store import ResultStore, load_records
 
 
 def record(i, status="ok"):
-    return {"index": i, "arch_str": f"arch{i}", "status": status, "reason": None if status == "ok" else "nan loss",
-            "metrics": {"val_acc": {"1": 40.0 + i, "2": 50.0 + i}, "beta_weight": {"0": float("nan")}},
-            "timings": {"compute": 1.5}}
+    return {
+        "index": i,
+        "arch_str": f"arch{i}",
+        "status": status,
+        "reason": None if status == "ok" else "nan loss",
+        "metrics": {"val_acc": {"1": 40.0 + i, "2": 50.0 + i}, "beta_weight": {"0": float("nan")}},
+        "timings": {"compute": 1.5},
+    }
 
 
 def test_records_are_written_once_and_resume_is_trivial(tmp_path):

@@ -17,7 +17,9 @@ def tiny_data(cifar_cache):
 def run(tiny_data, seed=0, **overrides):
     torch.manual_seed(seed)
     net = model.build_network(6111, **TINY)
-    return training.train(net, tiny_data, TrainConfig(epochs=2, batch_size=128, seed=seed, probe_batch_size=64, **overrides))
+    return training.train(
+        net, tiny_data, TrainConfig(epochs=2, batch_size=128, seed=seed, probe_batch_size=64, **overrides)
+    )
 
 
 def test_curves_snapshots_and_timings_on_real_images(tiny_data):

@@ -16,7 +16,9 @@ from nasbench_capacitance.metrics import zero_cost
 
 def mlp(bias: bool = True) -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(12, 7, bias=bias), nn.ReLU(), nn.Linear(7, 6, bias=bias), nn.ReLU(), nn.Linear(6, 3, bias=bias))
+    return nn.Sequential(
+        nn.Linear(12, 7, bias=bias), nn.ReLU(), nn.Linear(7, 6, bias=bias), nn.ReLU(), nn.Linear(6, 3, bias=bias)
+    )
 
 
 def batch(n: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -68,7 +70,9 @@ def test_fisher_is_fan_in_weighted_channel_information():
             outputs.append(h)
     grads = torch.autograd.grad(F.cross_entropy(h, y), outputs)
     layers = [m for m in net if isinstance(m, nn.Linear)]
-    expected = sum(float((0.5 * (a.detach() * g).pow(2).mean(0)).sum()) * m.in_features for a, g, m in zip(outputs, grads, layers))
+    expected = sum(
+        float((0.5 * (a.detach() * g).pow(2).mean(0)).sum()) * m.in_features for a, g, m in zip(outputs, grads, layers)
+    )
     assert zero_cost.fisher(mlp(), batch(), None) == pytest.approx(expected, rel=1e-5)
 
 
@@ -76,8 +80,12 @@ def test_grad_norm_sums_per_layer_norms_and_plain_is_signed():
     net, [(x, y)] = mlp(), batch()
     loss, ws = loss_of_weights(net, x, y)
     g = grad(loss, argnums=tuple(range(len(ws))))(*ws)
-    assert zero_cost.grad_norm(mlp(), batch(), None) == pytest.approx(sum(float(t.detach().norm()) for t in g), rel=1e-6)
-    assert zero_cost.plain(mlp(), batch(), None) == pytest.approx(sum(float((t.detach() * w).sum()) for t, w in zip(g, ws)), rel=1e-5)
+    assert zero_cost.grad_norm(mlp(), batch(), None) == pytest.approx(
+        sum(float(t.detach().norm()) for t in g), rel=1e-6
+    )
+    assert zero_cost.plain(mlp(), batch(), None) == pytest.approx(
+        sum(float((t.detach() * w).sum()) for t, w in zip(g, ws)), rel=1e-5
+    )
 
 
 def test_synflow_obeys_its_conservation_law():
@@ -89,7 +97,9 @@ def test_synflow_obeys_its_conservation_law():
 
 
 def per_sample_jacobian(net: nn.Module, x: torch.Tensor) -> np.ndarray:
-    return np.stack([torch.autograd.functional.jacobian(lambda v: net(v[None]).sum(), xi).numpy() for xi in x]).astype(float)
+    return np.stack([torch.autograd.functional.jacobian(lambda v: net(v[None]).sum(), xi).numpy() for xi in x]).astype(
+        float
+    )
 
 
 def test_jacob_cov_and_epe_nas_follow_the_reference_formulas():
@@ -182,7 +192,9 @@ def test_data_free_proxies_rank_cells_as_naslib_does(data_root, cifar_cache):
 
     NASLib computed this file with batch 32: its jacov never goes below -32, the bound for 32 samples.
     """
-    reference = json.loads((data_root / "nb201" / "sources" / "naslib_zc_nasbench201_724archs_prerelease.json").read_text())["cifar10"]
+    reference = json.loads(
+        (data_root / "nb201" / "sources" / "naslib_zc_nasbench201_724archs_prerelease.json").read_text()
+    )["cifar10"]
     cells = [reference[k] for k in sorted(reference)[:8]]
     images = data.prepare("cifar10-valid", data=cifar_cache, resolution=32, train_subset=640, valid_subset=10).train
     ours = {n: [] for n in ("params", "synflow", "l2_norm", "nwot")}

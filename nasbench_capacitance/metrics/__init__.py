@@ -12,17 +12,25 @@ A metric declares its *kind*, which says what it consumes:
 A per-architecture metric maps :class:`Inputs` to ``{epoch_key: score}``: the score it gives with a
 training budget of that many epochs (``"0"`` is initialisation; fractional keys are mid-epoch probe
 snapshots). Raw values are multiplied by the metric's ``sign`` here and nowhere else.
+
+Every metric is registered one way, with the :func:`metric` decorator, and declares what it needs
+(:class:`Needs`); nothing finds metrics by their names. The contract: docs/metrics.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+import fnmatch
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..space import Arch
 from ..training import TrainResult
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from .calibrated import Calibrated, FittedPredictor
     from .zero_cost import ProxySetup
 
 Values = dict[str, float]
@@ -40,7 +48,7 @@ class Inputs:
 
     arch: Arch
     result: TrainResult | None = None  # the training run (``curve`` metrics)
-    setup: "ProxySetup | None" = None  # initialised network + batch (``init`` metrics)
+    setup: ProxySetup | None = None  # initialised network + batch (``init`` metrics)
 
     def training(self) -> TrainResult:
         if self.result is None:
@@ -49,22 +57,49 @@ class Inputs:
 
 
 @dataclass(frozen=True)
+class Needs:
+    """What a metric consumes, declared once (as NASLib's ``get_data_reqs``); derived from its kind."""
+
+    network: bool = False  # the initialised network and one batch (zero-cost proxies)
+    training: bool = False  # a training run: curves and probe snapshots
+    strategy: str | None = None  # the β_eff coupling strategy the run must record
+    calibration: bool = False  # architectures with known final accuracy to fit on
+
+    @classmethod
+    def of(cls, kind: str, strategy: str | None = None) -> Needs:
+        return cls(
+            network=kind == "init",
+            training=kind in ("curve", "calibrated"),
+            strategy=strategy,
+            calibration=kind == "calibrated",
+        )
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     sign: int  # +1: raw value ranks higher-is-better; -1: lower raw value is better (losses)
     kind: str
     description: str
-    raw: Callable[[Inputs], Values] | None  # None for ``calibrated`` predictors (see .calibrated)
+    raw: Callable[[Inputs], Values] | None  # per-architecture score; None for ``calibrated`` predictors
     reference: str = ""  # where the definition comes from
+    needs: Needs = field(default_factory=Needs)
+    calibration: Calibrated | None = None  # features and model of a ``calibrated`` predictor
 
     @property
     def needs_training(self) -> bool:
-        return self.kind in ("curve", "calibrated")
+        return self.needs.training
 
     def __call__(self, inputs: Inputs) -> Values:
         if self.raw is None:
-            raise ValueError(f"{self.name} is fitted on a calibration set of architectures: use metrics.calibrated")
+            raise ValueError(f"{self.name} is fitted on a calibration set of architectures: use its fit()")
         return {k: self.sign * v for k, v in self.raw(inputs).items()}
+
+    def fit(self, records: list[dict], accuracies: np.ndarray, budget: str, seed: int = 0) -> FittedPredictor:
+        """A ``calibrated`` predictor fitted at ``budget`` on records with known final accuracy."""
+        from .calibrated import fit
+
+        return fit(self.name, records, accuracies, budget, seed)
 
 
 REGISTRY: dict[str, Metric] = {}
@@ -77,8 +112,44 @@ def register(metric: Metric) -> Metric:
         raise ValueError(f"metric {metric.name!r}: sign must be +1 or -1")
     if metric.kind not in KINDS:
         raise ValueError(f"metric {metric.name!r}: kind must be one of {KINDS}")
+    if (metric.kind == "calibrated") != (metric.calibration is not None):
+        raise ValueError(f"metric {metric.name!r}: a calibrated metric, and only one, has a calibration spec")
     REGISTRY[metric.name] = metric
     return metric
+
+
+def metric(
+    name: str,
+    *,
+    kind: str,
+    description: str,
+    reference: str = "",
+    sign: int = +1,
+    strategy: str | None = None,
+    features: Callable[[dict, str], Any] | None = None,
+    budgets: Callable[[list[dict]], list[str]] | None = None,
+) -> Callable[[Callable], Callable]:
+    """Register the decorated function as metric ``name``: the one way a metric enters the registry.
+
+    For ``arch``, ``init`` and ``curve`` metrics the function is the raw score ``(Inputs) ->
+    {budget: value}``; for ``calibrated`` ones it is the model factory ``(x, y, seed) -> fitted
+    regressor``, and ``features`` ``(record, budget) -> vector or None`` and ``budgets`` ``(records)
+    -> budgets`` say what it is fitted on.
+    """
+
+    def decorate(function: Callable) -> Callable:
+        calibration = None
+        raw: Callable | None = function
+        if kind == "calibrated":
+            from .calibrated import Calibrated
+
+            if features is None or budgets is None:
+                raise ValueError(f"calibrated metric {name!r} needs features= and budgets=")
+            calibration, raw = Calibrated(features, budgets, function), None
+        register(Metric(name, sign, kind, description, raw, reference, Needs.of(kind, strategy), calibration))
+        return function
+
+    return decorate
 
 
 def get(name: str) -> Metric:
@@ -87,12 +158,23 @@ def get(name: str) -> Metric:
     return REGISTRY[name]
 
 
-def available(kind: str | None = None) -> list[str]:
-    """Registered metric names, optionally of one kind, in registration order."""
-    return [m.name for m in REGISTRY.values() if kind is None or m.kind == kind]
+def available(kind: str | None = None, pattern: str | None = None) -> list[str]:
+    """Registered metric names in registration order, optionally of one kind and matching a glob pattern."""
+    return [
+        m.name
+        for m in REGISTRY.values()
+        if (kind is None or m.kind == kind) and (pattern is None or fnmatch.fnmatchcase(m.name, pattern))
+    ]
 
 
-def compute(names: Iterable[str], result: TrainResult | None, arch: Arch, setup: "ProxySetup | None" = None) -> dict[str, Values]:
+def capacitance_metrics(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that are β_eff of a coupling strategy, sorted (registry entries only)."""
+    return sorted(n for n in names if n in REGISTRY and REGISTRY[n].needs.strategy is not None)
+
+
+def compute(
+    names: Iterable[str], result: TrainResult | None, arch: Arch, setup: ProxySetup | None = None
+) -> dict[str, Values]:
     """Scores of the named per-architecture metrics (higher is better) for one architecture."""
     names = list(names)
     inputs = Inputs(arch, result, setup)

@@ -8,10 +8,11 @@ the direction from a calibration set: see :mod:`.calibrated`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from .. import capacitance
 from ..training import TrainResult
-from . import Inputs, Metric, Values, epoch_key, register
+from . import Inputs, Values, epoch_key, metric
 
 
 def beta_values(result: TrainResult | None, strategy: str) -> Values:
@@ -23,13 +24,15 @@ def beta_values(result: TrainResult | None, strategy: str) -> Values:
     return {epoch_key(e): (v if math.isfinite(v) else math.nan) for e, v in zip(result.probe.epochs, values)}
 
 
-def _register(strategy: str) -> None:
-    def raw(inputs: Inputs) -> Values:
-        return beta_values(inputs.result, strategy)
-
-    register(Metric(f"beta_{strategy}", +1, "curve", f"β_eff of the probe's line graph, strategy '{strategy}'", raw,
-                    "Jiang et al., Nat. Commun. 15, 5718 (2024); closed forms in capacitance.py"))
+def _beta_of(strategy: str) -> Callable[[Inputs], Values]:
+    return lambda inputs: beta_values(inputs.result, strategy)
 
 
 for _strategy in capacitance.STRATEGIES:
-    _register(_strategy)
+    metric(
+        f"beta_{_strategy}",
+        kind="curve",
+        strategy=_strategy,
+        description=f"β_eff of the probe's line graph, strategy '{_strategy}'",
+        reference="Jiang et al., Nat. Commun. 15, 5718 (2024); closed forms in capacitance.py (docs/capacitance.md)",
+    )(_beta_of(_strategy))

@@ -16,12 +16,13 @@ set and states its size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from . import Metric, register
+from . import REGISTRY, capacitance_metrics, get, metric
 
 MIN_CALIBRATION = 6  # fewer than this: not fitted (3-fold cross-validation needs 2 per fold for R²)
 MIN_HELD_OUT = 3
@@ -30,19 +31,17 @@ LCSVR_FOLDS = 3
 
 
 class Regressor(Protocol):
-    def fit(self, x: np.ndarray, y: np.ndarray) -> "Regressor": ...
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Regressor: ...
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
 class Calibrated:
-    name: str
+    """What a calibrated predictor is fitted on, and how (registered with ``metrics.metric``)."""
+
     features: Callable[[dict, str], np.ndarray | None]  # (record, epoch budget) -> feature vector, None if missing
     budgets: Callable[[list[dict]], list[str]]  # the epoch budgets the records support
     make_model: Callable[[np.ndarray, np.ndarray, int], Regressor]  # (x, y, seed) -> fitted model
-
-
-CALIBRATED: dict[str, Calibrated] = {}
 
 
 def _series(record: dict, metric: str, budget: str) -> list[float]:
@@ -68,13 +67,31 @@ def curve_features(curve: list[float]) -> np.ndarray | None:
     return np.array([f(p) for p in parts if len(p) for f in (np.mean, np.std)])
 
 
+def _lcsvr_features(record: dict, budget: str) -> np.ndarray | None:
+    return curve_features(_series(record, "val_acc", budget))
+
+
+def _curve_budgets(records: list[dict]) -> list[str]:
+    return _epochs_of(records, "val_acc")
+
+
+@metric(
+    "lcsvr",
+    kind="calibrated",
+    description="ν-SVR on partial validation-curve features, fitted on calibration architectures",
+    reference="Baker et al. 2017; NASLib predictors/lcsvr.py",
+    features=_lcsvr_features,
+    budgets=_curve_budgets,
+)
 def _fit_lcsvr(x: np.ndarray, y: np.ndarray, seed: int) -> Regressor:
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold
     from sklearn.svm import NuSVR
 
     rng = np.random.default_rng(seed)
-    draws = np.column_stack([10 ** rng.uniform(-5, 1, LCSVR_DRAWS), rng.uniform(0, 1, LCSVR_DRAWS), 10 ** rng.uniform(-5, 1, LCSVR_DRAWS)])
+    draws = np.column_stack(
+        [10 ** rng.uniform(-5, 1, LCSVR_DRAWS), rng.uniform(0, 1, LCSVR_DRAWS), 10 ** rng.uniform(-5, 1, LCSVR_DRAWS)]
+    )
     folds = list(KFold(n_splits=LCSVR_FOLDS).split(x))
     best, best_score = draws[0], -np.inf
     for c, nu, gamma in draws:
@@ -92,37 +109,32 @@ def _fit_lcsvr(x: np.ndarray, y: np.ndarray, seed: int) -> Regressor:
 
 
 def beta_features(record: dict, budget: str) -> np.ndarray | None:
-    names = sorted(m for m in record["metrics"] if m.startswith("beta_"))
+    names = capacitance_metrics(record["metrics"])
     values = [v for m in names for v in _series(record, m, budget)]
     if not values or not np.isfinite(values).all():
         return None
     return np.asarray(values, dtype=float)
 
 
+def _beta_budgets(records: list[dict]) -> list[str]:
+    names = capacitance_metrics({m for r in records for m in r["metrics"]})
+    return _epochs_of(records, names[0], minimum=0) if names else []
+
+
+@metric(
+    "beta_ridge",
+    kind="calibrated",
+    description="Bayesian ridge regression from the β_eff trajectory to final accuracy (the paper's predictor)",
+    reference="Jiang et al., Nat. Commun. 15, 5718 (2024)",
+    features=beta_features,
+    budgets=_beta_budgets,
+)
 def _fit_ridge(x: np.ndarray, y: np.ndarray, seed: int) -> Regressor:
     from sklearn.linear_model import BayesianRidge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(StandardScaler(), BayesianRidge()).fit(x, y)
-
-
-def _beta_budgets(records: list[dict]) -> list[str]:
-    names = sorted({m for r in records for m in r["metrics"] if m.startswith("beta_")})
-    return _epochs_of(records, names[0], minimum=0) if names else []
-
-
-def _add(name: str, description: str, reference: str, calibrated: Calibrated) -> None:
-    register(Metric(name, +1, "calibrated", description, None, reference))
-    CALIBRATED[name] = calibrated
-
-
-_add("lcsvr", "ν-SVR on partial validation-curve features, fitted on calibration architectures",
-     "Baker et al. 2017; NASLib predictors/lcsvr.py",
-     Calibrated("lcsvr", lambda r, e: curve_features(_series(r, "val_acc", e)), lambda rs: _epochs_of(rs, "val_acc"), _fit_lcsvr))
-_add("beta_ridge", "Bayesian ridge regression from the β_eff trajectory to final accuracy (the paper's predictor)",
-     "Jiang et al., Nat. Commun. 15, 5718 (2024)",
-     Calibrated("beta_ridge", beta_features, _beta_budgets, _fit_ridge))
 
 
 # ----------------------------------------------------------------------------- fitting and held-out scores
@@ -138,7 +150,7 @@ class FittedPredictor:
     calibration_size: int
 
     def predict(self, records: list[dict]) -> np.ndarray:
-        spec = CALIBRATED[self.name]
+        spec = _spec(self.name)
         out = np.full(len(records), np.nan)
         rows = [(n, spec.features(r, self.budget)) for n, r in enumerate(records)]
         usable = [(n, f) for n, f in rows if f is not None]
@@ -147,17 +159,28 @@ class FittedPredictor:
         return out
 
 
+def _spec(name: str) -> Calibrated:
+    spec = get(name).calibration
+    if spec is None:
+        names = ", ".join(m.name for m in REGISTRY.values() if m.calibration is not None)
+        raise ValueError(f"{name!r} is not a calibrated predictor; available: {names}")
+    return spec
+
+
 def fit(name: str, records: list[dict], accuracies: np.ndarray, budget: str, seed: int = 0) -> FittedPredictor:
     """Fit ``name`` at ``budget`` on records with known final accuracy (NaN accuracies are skipped)."""
-    if name not in CALIBRATED:
-        raise ValueError(f"{name!r} is not a calibrated predictor; available: {', '.join(CALIBRATED)}")
-    spec = CALIBRATED[name]
-    rows = [(spec.features(r, budget), a) for r, a in zip(records, np.asarray(accuracies, dtype=float))]
-    rows = [(f, a) for f, a in rows if f is not None and np.isfinite(a)]
+    spec = _spec(name)
+    rows = [
+        (f, a)
+        for r, a in zip(records, np.asarray(accuracies, dtype=float))
+        if (f := spec.features(r, budget)) is not None and np.isfinite(a)
+    ]
     if len({len(f) for f, _ in rows}) > 1:
         raise ValueError(f"{name}: records hold different numbers of snapshots up to epoch {budget}")
     if len(rows) < MIN_CALIBRATION:
-        raise ValueError(f"{name} needs at least {MIN_CALIBRATION} calibration architectures with features, got {len(rows)}")
+        raise ValueError(
+            f"{name} needs at least {MIN_CALIBRATION} calibration architectures with features, got {len(rows)}"
+        )
     x, y = np.vstack([f for f, _ in rows]), np.array([a for _, a in rows])
     return FittedPredictor(name, budget, spec.make_model(x, y, seed), len(rows))
 
@@ -172,7 +195,9 @@ def calibration_split(n: int, fraction: float, seed: int) -> np.ndarray | None:
     return mask
 
 
-def held_out_scores(records: list[dict], truth: np.ndarray, fraction: float, seed: int = 0) -> dict[tuple[str, str], tuple[np.ndarray, int]]:
+def held_out_scores(
+    records: list[dict], truth: np.ndarray, fraction: float, seed: int = 0
+) -> dict[tuple[str, str], tuple[np.ndarray, int]]:
     """{(name, budget): (predictions aligned with records, NaN on the calibration set; calibration size)}.
 
     Records without a finite ground truth never enter the calibration set. Empty when the sample is
@@ -187,7 +212,7 @@ def held_out_scores(records: list[dict], truth: np.ndarray, fraction: float, see
     calibration[known[split]] = True
     cal_records = [r for r, c in zip(records, calibration) if c]
     out = {}
-    for name, spec in CALIBRATED.items():
+    for name, spec in ((m.name, m.calibration) for m in REGISTRY.values() if m.calibration is not None):
         for budget in spec.budgets(records):
             try:
                 fitted = fit(name, cal_records, truth[calibration], budget, seed)

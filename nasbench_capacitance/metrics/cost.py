@@ -1,8 +1,8 @@
 """Parameter count and FLOPs of the full NB201 network (C=16, N=5, 10 classes, 32x32 input).
 
-Counted once per operation on the meta device (no memory, no initialisation), then added up per cell. FLOPs are multiply-accumulates of every
-convolution and linear layer plus the linear bias, as xautodl's ``get_model_infos`` counts them, so
-both equal the NB201 table's ``params_mb_c10`` / ``flops_m_c10`` (in millions).
+Counted once per operation on the meta device (no memory, no initialisation), then added up per cell.
+FLOPs are multiply-accumulates of every convolution and linear layer plus the linear bias, as xautodl's
+``get_model_infos`` counts them, so both equal the NB201 table's ``params_mb_c10`` / ``flops_m_c10`` (in millions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from torch import nn
 
 from ..model import build_network, count_parameters
 from ..space import EDGES, OPS, Arch
-from . import Metric, register
+from . import Inputs, Values, metric
 
 
 def _count(arch: Arch) -> tuple[int, int]:
@@ -25,8 +25,10 @@ def _count(arch: Arch) -> tuple[int, int]:
         if isinstance(module, nn.Conv2d):
             k = module.kernel_size[0] * module.kernel_size[1]
             total[0] += output[0].numel() * module.in_channels // module.groups * k
-        else:
-            total[0] += module.in_features * module.out_features + (module.out_features if module.bias is not None else 0)
+        elif isinstance(module, nn.Linear):
+            total[0] += module.in_features * module.out_features + (
+                module.out_features if module.bias is not None else 0
+            )
 
     with torch.device("meta"):
         net = build_network(arch, C=16, N=5, num_classes=10)
@@ -64,7 +66,21 @@ def nb201_costs(arch: Arch) -> tuple[float, float]:
     return params / 1e6, flops / 1e6
 
 
-register(Metric("params", +1, "arch", "parameters of the NB201 network (M), a known strong baseline",
-                lambda i: {"0": nb201_costs(i.arch)[0]}, "xautodl get_model_infos; NB201 table params_mb_c10"))
-register(Metric("flops", +1, "arch", "FLOPs of the NB201 network at 32x32 (M)",
-                lambda i: {"0": nb201_costs(i.arch)[1]}, "xautodl get_model_infos; NB201 table flops_m_c10"))
+@metric(
+    "params",
+    kind="arch",
+    description="parameters of the NB201 network (M), a known strong baseline",
+    reference="xautodl get_model_infos; NB201 table params_mb_c10",
+)
+def _params(inputs: Inputs) -> Values:
+    return {"0": nb201_costs(inputs.arch)[0]}
+
+
+@metric(
+    "flops",
+    kind="arch",
+    description="FLOPs of the NB201 network at 32x32 (M)",
+    reference="xautodl get_model_infos; NB201 table flops_m_c10",
+)
+def _flops(inputs: Inputs) -> Values:
+    return {"0": nb201_costs(inputs.arch)[1]}

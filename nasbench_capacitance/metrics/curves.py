@@ -1,4 +1,4 @@
-"""Training-based baselines read off the same run's curves (definitions: ../shared/baselines.md §2.3).
+"""Training-based baselines read off the same run's curves (definitions: docs/baselines.md).
 
 With L_t the epoch-t mean training loss and V_t the validation accuracy/loss after epoch t, every
 metric is reported at each budget e (using epochs 1..e only). TSE-EMA has three published forms that
@@ -7,9 +7,9 @@ share a name but not a value; the paper's is ``tse_ema``, the others carry their
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from . import Inputs, Metric, Values, epoch_key, register
+from . import Inputs, Values, epoch_key, metric
 
 TSE_EMA_GAMMA = 0.999  # the paper's value (Ru et al. 2021), found robust over 0.9..0.999
 RU_EMA_NEW_WEIGHT = 0.9  # Ru's code: ema_t = 0.1 ema_{t-1} + 0.9 L_t
@@ -35,24 +35,32 @@ def ema_trace(losses: list[float], new_weight: float) -> list[float]:
     return trace
 
 
-def _curve(name: str, sign: int, description: str, series: str, reduce: Callable[[list[float]], float], reference: str) -> None:
-    def raw(inputs: Inputs) -> Values:
-        return per_budget(getattr(inputs.training(), series), reduce)
-
-    register(Metric(name, sign, "curve", description, raw, reference))
+def _read(series: str, reduce: Callable[[list[float]], float]) -> Callable[[Inputs], Values]:
+    """A raw score: ``reduce`` of the run's ``series`` (e.g. ``valid_acc``) at every budget."""
+    return lambda inputs: per_budget(getattr(inputs.training(), series), reduce)
 
 
-_curve("val_acc", +1, "validation accuracy after e epochs (early stopping)", "valid_acc", lambda v: v[-1],
-       "NASLib early_stopping.py (valacc)")
-_curve("val_loss", -1, "validation loss after e epochs, negated", "valid_loss", lambda v: v[-1],
-       "NASLib early_stopping.py (valloss)")
-_curve("tse", -1, "TSE: sum of epoch train losses, negated", "train_loss", sum, "Ru et al. 2021, Eq. 1")
-_curve("tse_e", -1, "TSE-E with E=1: the last epoch's train loss, negated", "train_loss", lambda v: v[-1],
-       "Ru et al. 2021 (E=1 recommended)")
-_curve("tse_ema", -1, f"TSE-EMA, paper form with gamma={TSE_EMA_GAMMA}, negated", "train_loss", tse_ema,
-       "Ru et al. 2021, paper form")
-_curve("tse_ema_ru", -1, "TSE-EMA as in Ru's code: the final EMA value (weight 0.9 on the new epoch), negated",
-       "train_loss", lambda v: ema_trace(v, RU_EMA_NEW_WEIGHT)[-1], "rubinxin/TSE rank_correlation_comparison.py")
-_curve("sotl_ema_naslib", -1, "NASLib SoTL-EMA: the sum of EMAs (weight 0.99 on the new epoch), negated",
-       "train_loss", lambda v: sum(ema_trace(v, NASLIB_EMA_NEW_WEIGHT)), "NASLib soloss.py (SoTLEMA)")
-_curve("sovl", -1, "SoVL: sum of epoch validation losses, negated", "valid_loss", sum, "Ru et al. 2021")
+def _last(values: list[float]) -> float:
+    return values[-1]
+
+
+CURVES: tuple[tuple[str, int, str, str, Callable[[list[float]], float], str], ...] = (
+    # name, sign, description, series, reduce, reference
+    ("val_acc", +1, "validation accuracy after e epochs (early stopping)", "valid_acc", _last,
+     "NASLib early_stopping.py (valacc)"),
+    ("val_loss", -1, "validation loss after e epochs, negated", "valid_loss", _last,
+     "NASLib early_stopping.py (valloss)"),
+    ("tse", -1, "TSE: sum of epoch train losses, negated", "train_loss", sum, "Ru et al. 2021, Eq. 1"),
+    ("tse_e", -1, "TSE-E with E=1: the last epoch's train loss, negated", "train_loss", _last,
+     "Ru et al. 2021 (E=1 recommended)"),
+    ("tse_ema", -1, f"TSE-EMA, paper form with gamma={TSE_EMA_GAMMA}, negated", "train_loss", tse_ema,
+     "Ru et al. 2021, paper form"),
+    ("tse_ema_ru", -1, "TSE-EMA as in Ru's code: the final EMA value (weight 0.9 on the new epoch), negated",
+     "train_loss", lambda v: ema_trace(v, RU_EMA_NEW_WEIGHT)[-1], "rubinxin/TSE rank_correlation_comparison.py"),
+    ("sotl_ema_naslib", -1, "NASLib SoTL-EMA: the sum of EMAs (weight 0.99 on the new epoch), negated",
+     "train_loss", lambda v: sum(ema_trace(v, NASLIB_EMA_NEW_WEIGHT)), "NASLib soloss.py (SoTLEMA)"),
+    ("sovl", -1, "SoVL: sum of epoch validation losses, negated", "valid_loss", sum, "Ru et al. 2021"),
+)  # fmt: skip
+
+for _name, _sign, _description, _series, _reduce, _reference in CURVES:
+    metric(_name, kind="curve", sign=_sign, description=_description, reference=_reference)(_read(_series, _reduce))

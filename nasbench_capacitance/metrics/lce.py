@@ -17,13 +17,13 @@ epochs of a 200-epoch run, so the extrapolation is a model of the curve's shape 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import optimize
 
-from . import Inputs, Metric, Values, epoch_key, register
+from . import Inputs, Values, epoch_key, metric
 
 HORIZON = 200  # NB201's training length in epochs
 
@@ -58,12 +58,23 @@ def _asymptote_guess(y: np.ndarray) -> float:
 
 
 FAMILIES = (
-    Family("loglog_linear", _loglog_linear,
-           lambda x, y: [max(1e-3, float(np.exp(y[-1]) - np.exp(y[0])) / max(np.log(x[-1]), 1e-3)), float(np.exp(y[0]))],
-           (0.0, 1e-6), (100.0, 100.0)),
-    Family("log_power", _log_power, lambda x, y: [_asymptote_guess(y), 0.0, -1.0], (0.0, -20.0, -20.0), (1.0, 20.0, 0.0)),
-    Family("mmf", _mmf, lambda x, y: [_asymptote_guess(y), float(max(0.0, y[0] - 0.1)), 1.0, 1.0],
-           (0.0, 0.0, 1e-6, 1e-6), (1.0, 1.0, 100.0, 20.0)),
+    Family(
+        "loglog_linear",
+        _loglog_linear,
+        lambda x, y: [max(1e-3, float(np.exp(y[-1]) - np.exp(y[0])) / max(np.log(x[-1]), 1e-3)), float(np.exp(y[0]))],
+        (0.0, 1e-6),
+        (100.0, 100.0),
+    ),
+    Family(
+        "log_power", _log_power, lambda x, y: [_asymptote_guess(y), 0.0, -1.0], (0.0, -20.0, -20.0), (1.0, 20.0, 0.0)
+    ),
+    Family(
+        "mmf",
+        _mmf,
+        lambda x, y: [_asymptote_guess(y), float(max(0.0, y[0] - 0.1)), 1.0, 1.0],
+        (0.0, 0.0, 1e-6, 1e-6),
+        (1.0, 1.0, 100.0, 20.0),
+    ),
     Family("hill3", _hill3, lambda x, y: [_asymptote_guess(y), 1.0, 1.0], (0.0, 1e-6, 1e-6), (1.0, 20.0, 1000.0)),
 )
 
@@ -78,7 +89,9 @@ def fit_family(family: Family, x: np.ndarray, y: np.ndarray) -> float | None:
         except (ValueError, FloatingPointError):
             return None
         at_last, at_horizon = family.f(np.array([x[-1], HORIZON], dtype=float), *fit.x)
-    if not (np.isfinite(fit.cost) and np.isfinite(at_horizon) and 0.0 <= at_horizon <= 1.0 and at_horizon >= at_last - 1e-9):
+    if not (
+        np.isfinite(fit.cost) and np.isfinite(at_horizon) and 0.0 <= at_horizon <= 1.0 and at_horizon >= at_last - 1e-9
+    ):
         return None
     return float(at_horizon)
 
@@ -91,10 +104,12 @@ def extrapolate(accuracies: list[float]) -> float:
     return 100.0 * float(np.mean(predictions)) if predictions else float(accuracies[-1])
 
 
+@metric(
+    "lce",
+    kind="curve",
+    description=f"learning-curve extrapolation of validation accuracy to epoch {HORIZON} (budgets >= 2)",
+    reference="Domhan et al. 2015; NASLib predictors/lce",
+)
 def _lce(inputs: Inputs) -> Values:
     curve = inputs.training().valid_acc
     return {epoch_key(e): extrapolate(curve[:e]) for e in range(2, len(curve) + 1)}
-
-
-register(Metric("lce", +1, "curve", f"learning-curve extrapolation of validation accuracy to epoch {HORIZON} (budgets >= 2)",
-                _lce, "Domhan et al. 2015; NASLib predictors/lce"))

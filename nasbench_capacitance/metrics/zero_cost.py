@@ -31,10 +31,12 @@ splits); eigenvalues come from ``eigvalsh`` (the references' ``eig`` can return 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -44,7 +46,7 @@ from torch.nn import functional as F
 from ..data import DeviceImages
 from ..model import build_network
 from ..space import Arch
-from . import Inputs, Metric, Values, register
+from . import Inputs, Values, metric
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 T = TypeVar("T")
@@ -56,7 +58,7 @@ UNDEFINED_SCORE = -1e8  # NASLib's score for a NaN/inf proxy value: such a cell 
 # ----------------------------------------------------------------------------- harness
 
 
-def weighted_layers(net: nn.Module) -> list[nn.Module]:
+def weighted_layers(net: nn.Module) -> list[nn.Conv2d | nn.Linear]:
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
@@ -66,11 +68,30 @@ def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 def split_batch(x: torch.Tensor, y: torch.Tensor, splits: int) -> Batches:
     n = len(x)
-    return [(x[i * n // splits:(i + 1) * n // splits], y[i * n // splits:(i + 1) * n // splits]) for i in range(splits)]
+    return [
+        (x[i * n // splits : (i + 1) * n // splits], y[i * n // splits : (i + 1) * n // splits]) for i in range(splits)
+    ]
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    )
+
+
+@contextlib.contextmanager
+def _forward_hooks(modules: Sequence[nn.Module], hook: Callable) -> Iterator[None]:
+    """``hook`` on the forward of every module in ``modules`` for the duration of the block."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _accumulate(total: torch.Tensor | None, value: torch.Tensor) -> torch.Tensor:
+    return value if total is None else total + value
 
 
 def _sum(values: list[torch.Tensor]) -> float:
@@ -107,8 +128,14 @@ class ProxySession:
     each proxy's cost: its own work plus an equal share of every pass it reads.
     """
 
-    def __init__(self, net: nn.Module, batches: Batches, generator: torch.Generator, hessian: bool = False,
-                 sharing: dict[str, int] | None = None):
+    def __init__(
+        self,
+        net: nn.Module,
+        batches: Batches,
+        generator: torch.Generator,
+        hessian: bool = False,
+        sharing: dict[str, int] | None = None,
+    ):
         self.net, self.batches, self.generator, self.hessian = net.train(), batches, generator, hessian
         self.sharing = sharing or {}  # pass name -> how many requested proxies read it (cost attribution)
         self._products: dict[str, object] = {}
@@ -137,7 +164,9 @@ class ProxySession:
         start = time.perf_counter()
         value = proxy.formula(self)
         own = time.perf_counter() - start - sum(s for p, s in self._pass_seconds.items() if p not in known)
-        shared = sum(self._pass_seconds[p] / max(1, self.sharing.get(p, 1)) for p in proxy.passes if p in self._pass_seconds)
+        shared = sum(
+            self._pass_seconds[p] / max(1, self.sharing.get(p, 1)) for p in proxy.passes if p in self._pass_seconds
+        )
         self.seconds[name] = own + shared
         return value
 
@@ -147,14 +176,11 @@ class ProxySession:
         rows, labels, classes = [], [], 0
         for x, y in self.batches:
             chunk: list[torch.Tensor] = []
-            handles = [m.register_forward_hook(lambda _m, inputs, _o: chunk.append(inputs[0].detach().flatten(1) > 0))
-                       for m in relus]
-            try:
-                x = x.detach().clone().requires_grad_(True)
+            x = x.detach().clone().requires_grad_(True)
+            with _forward_hooks(
+                relus, lambda _m, inputs, _o, chunk=chunk: chunk.append(inputs[0].detach().flatten(1) > 0)
+            ):
                 out = self.net(x)
-            finally:
-                for h in handles:
-                    h.remove()
             (jac,) = torch.autograd.grad(out, x, torch.ones_like(out), allow_unused=True)
             jac = jac if jac is not None else torch.zeros_like(x)  # None: the output ignores the input
             rows.append(jac.detach().flatten(1).double())
@@ -172,45 +198,45 @@ class ProxySession:
         fused = self.hessian and len(self.batches) == 1  # Hg from this pass's graph: one forward fewer
         graph_grads: tuple[torch.Tensor | None, ...] = ()
         for x, y in self.batches:
-            outputs: dict[int, torch.Tensor] = {}
-
-            def keep(slot: int) -> Callable:
-                return lambda _m, _i, output: outputs.__setitem__(slot, output)
-
-            handles = [m.register_forward_hook(keep(slot)) for slot, m in enumerate(layers)]
-            try:
+            outputs: dict[nn.Module, torch.Tensor] = {}
+            with _forward_hooks(
+                layers, lambda module, _i, output, outputs=outputs: outputs.__setitem__(module, output)
+            ):
                 loss = F.cross_entropy(self.net(x), y)
-            finally:
-                for h in handles:
-                    h.remove()
-            live = {slot: a for slot, a in outputs.items() if a.requires_grad}
+            live = {slot: outputs[m] for slot, m in enumerate(layers) if m in outputs and outputs[m].requires_grad}
             slots = list(live)
-            everything = torch.autograd.grad(loss, [*weights, *(live[s] for s in slots)], create_graph=fused,
-                                             allow_unused=True)
-            graph_grads = everything[:len(weights)]
+            everything = torch.autograd.grad(
+                loss, [*weights, *(live[s] for s in slots)], create_graph=fused, allow_unused=True
+            )
+            graph_grads = everything[: len(weights)]
             for slot, g in enumerate(graph_grads):
                 if g is not None:
-                    grads[slot] = g.detach() if grads[slot] is None else grads[slot] + g.detach()
-            for slot, g_out in zip(slots, everything[len(weights):]):
+                    grads[slot] = _accumulate(grads[slot], g.detach())
+            for slot, g_out in zip(slots, everything[len(weights) :]):
                 if g_out is None:
                     continue
                 a, g_out = live[slot].detach(), g_out.detach()
                 per_sample = (a * g_out).sum(tuple(range(2, a.dim()))) if a.dim() > 2 else a * g_out
                 value = 0.5 * per_sample.pow(2).mean(0)
-                fisher[slot] = value if fisher[slot] is None else fisher[slot] + value
+                fisher[slot] = _accumulate(fisher[slot], value)
         hessian_grads = None
         if fused:
             hessian_grads = self._hessian_product(weights, [graph_grads], grads)
         elif self.hessian:
             hessian_grads = self._hessian_product(weights, None, grads)
-        return Gradients([w.detach() for w in weights], grads, fisher, [m.weight[0].numel() for m in layers], hessian_grads)
+        return Gradients(
+            [w.detach() for w in weights], grads, fisher, [m.weight[0].numel() for m in layers], hessian_grads
+        )
 
-    def _hessian_product(self, weights: list[torch.Tensor], graphs: list[tuple] | None,
-                         first: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
+    def _hessian_product(
+        self, weights: list[torch.Tensor], graphs: list[tuple] | None, first: list[torch.Tensor | None]
+    ) -> list[torch.Tensor | None]:
         """H·g with g the first pass's gradient: ∂⟨g, ∂L/∂θ⟩/∂θ, from given graphs or one more pass per chunk."""
         if graphs is None:
-            graphs = [torch.autograd.grad(F.cross_entropy(self.net(x), y), weights, create_graph=True, allow_unused=True)
-                      for x, y in self.batches]
+            graphs = [
+                torch.autograd.grad(F.cross_entropy(self.net(x), y), weights, create_graph=True, allow_unused=True)
+                for x, y in self.batches
+            ]
         total: list[torch.Tensor | None] = [None] * len(weights)
         for graph in graphs:
             z = sum((g0 * g).sum() for g0, g in zip(first, graph) if g is not None and g0 is not None)
@@ -218,7 +244,7 @@ class ProxySession:
                 continue  # no weight reaches the loss
             for slot, hg in enumerate(torch.autograd.grad(z, weights, allow_unused=True)):
                 if hg is not None:
-                    total[slot] = hg if total[slot] is None else total[slot] + hg
+                    total[slot] = _accumulate(total[slot], hg)
         return total
 
 
@@ -370,10 +396,10 @@ def _zen(s: ProxySession) -> float:
                 if module.affine:
                     substitutes[prefix + "weight"] = torch.ones_like(module.weight)
                     substitutes[prefix + "bias"] = torch.zeros_like(module.bias)
-                if module.running_var is not None:
+                if module.running_var is not None and module.running_mean is not None:
                     substitutes[prefix + "running_mean"] = torch.zeros_like(module.running_mean)
                     substitutes[prefix + "running_var"] = torch.ones_like(module.running_var)
-                    substitutes[prefix + "num_batches_tracked"] = torch.zeros_like(module.num_batches_tracked)
+                    substitutes[prefix + "num_batches_tracked"] = torch.zeros((), dtype=torch.long)
                     running_vars.append(substitutes[prefix + "running_var"])
         deltas = []
         for x, _ in s.batches:
@@ -395,7 +421,7 @@ class _FeatureMap(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.feature_map(x)
+        return getattr(self.net, "feature_map")(x)  # noqa: B009  (checked by _zen)
 
 
 def _l2_norm(s: ProxySession) -> float:
@@ -420,28 +446,98 @@ class Proxy:
     reference: str
 
 
-PROXIES: dict[str, Proxy] = {p.name: p for p in (
-    Proxy("grad_norm", _grad_norm, ("gradients",), True, "Σ of per-layer gradient norms at initialisation",
-          "zero-cost-nas measures/grad_norm.py"),
-    Proxy("snip", _snip, ("gradients",), True, "SNIP saliency Σ|g ⊙ θ| at initialisation", "zero-cost-nas measures/snip.py"),
-    Proxy("grasp", _grasp, ("gradients",), True, "GraSP −Σ θ ⊙ Hg at initialisation", "zero-cost-nas measures/grasp.py"),
-    Proxy("fisher", _fisher, ("gradients",), True, "channel Fisher information, fan-in weighted",
-          "zero-cost-nas measures/fisher.py"),
-    Proxy("jacob_cov", _jacob_cov, ("activations",), True, "NASWOT v1 Jacobian covariance score",
-          "zero-cost-nas measures/jacob_cov.py"),
-    Proxy("synflow", _synflow, (), True, "log SynFlow (data-free, float64)", "zero-cost-nas measures/synflow.py; NASLib log"),
-    # nwot reads every ReLU, dead branches' too; zen every BN's running variance; l2_norm every weight
-    Proxy("nwot", _nwot, ("activations",), False, "NASWOT v2: log|det| of the ReLU Hamming kernel",
-          "nas-without-training score_networks.py"),
-    Proxy("zen", _zen, (), False, "Zen-score (Gaussian weights and inputs, BN scaling)", "ZenNAS compute_zen_score.py"),
-    Proxy("l2_norm", _l2_norm, (), False, "Σ of per-layer weight norms at initialisation", "NASLib measures/l2_norm.py"),
-    Proxy("plain", _plain, ("gradients",), True, "Σ g ⊙ θ at initialisation (signed)", "zero-cost-nas measures/plain.py"),
-    Proxy("epe_nas", _epe_nas, ("activations",), True, "EPE-NAS per-class Jacobian correlation score",
-          "EPE-NAS search.py; NASLib epe_nas.py"),
-)}
+PROXIES: dict[str, Proxy] = {
+    p.name: p
+    for p in (
+        Proxy(
+            "grad_norm",
+            _grad_norm,
+            ("gradients",),
+            True,
+            "Σ of per-layer gradient norms at initialisation",
+            "zero-cost-nas measures/grad_norm.py",
+        ),
+        Proxy(
+            "snip",
+            _snip,
+            ("gradients",),
+            True,
+            "SNIP saliency Σ|g ⊙ θ| at initialisation",
+            "zero-cost-nas measures/snip.py",
+        ),
+        Proxy(
+            "grasp",
+            _grasp,
+            ("gradients",),
+            True,
+            "GraSP −Σ θ ⊙ Hg at initialisation",
+            "zero-cost-nas measures/grasp.py",
+        ),
+        Proxy(
+            "fisher",
+            _fisher,
+            ("gradients",),
+            True,
+            "channel Fisher information, fan-in weighted",
+            "zero-cost-nas measures/fisher.py",
+        ),
+        Proxy(
+            "jacob_cov",
+            _jacob_cov,
+            ("activations",),
+            True,
+            "NASWOT v1 Jacobian covariance score",
+            "zero-cost-nas measures/jacob_cov.py",
+        ),
+        Proxy(
+            "synflow",
+            _synflow,
+            (),
+            True,
+            "log SynFlow (data-free, float64)",
+            "zero-cost-nas measures/synflow.py; NASLib log",
+        ),
+        # nwot reads every ReLU, dead branches' too; zen every BN's running variance; l2_norm every weight
+        Proxy(
+            "nwot",
+            _nwot,
+            ("activations",),
+            False,
+            "NASWOT v2: log|det| of the ReLU Hamming kernel",
+            "nas-without-training score_networks.py",
+        ),
+        Proxy(
+            "zen", _zen, (), False, "Zen-score (Gaussian weights and inputs, BN scaling)", "ZenNAS compute_zen_score.py"
+        ),
+        Proxy(
+            "l2_norm",
+            _l2_norm,
+            (),
+            False,
+            "Σ of per-layer weight norms at initialisation",
+            "NASLib measures/l2_norm.py",
+        ),
+        Proxy(
+            "plain",
+            _plain,
+            ("gradients",),
+            True,
+            "Σ g ⊙ θ at initialisation (signed)",
+            "zero-cost-nas measures/plain.py",
+        ),
+        Proxy(
+            "epe_nas",
+            _epe_nas,
+            ("activations",),
+            True,
+            "EPE-NAS per-class Jacobian correlation score",
+            "EPE-NAS search.py; NASLib epe_nas.py",
+        ),
+    )
+}
 
 
-def run_with_batch_splitting(measure: Callable[[nn.Module, Batches, torch.Generator], T], setup: "ProxySetup") -> T:
+def run_with_batch_splitting(measure: Callable[[nn.Module, Batches, torch.Generator], T], setup: ProxySetup) -> T:
     """``measure`` on the network and the whole batch; on out-of-memory, again with more, equal chunks."""
     n, splits = len(setup.inputs), 1
     while True:
@@ -509,8 +605,16 @@ class ProxySetup:
         return value
 
 
-def make_setup(arch: "Arch | str | int", images: DeviceImages, *, C: int = 16, N: int = 5, num_classes: int = 10,
-               batch_size: int = 64, seed: int = 0) -> ProxySetup:
+def make_setup(
+    arch: Arch | str | int,
+    images: DeviceImages,
+    *,
+    C: int = 16,
+    N: int = 5,
+    num_classes: int = 10,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> ProxySetup:
     """NB201's network (linear head, PyTorch default initialisation, seeded) and one augmented batch."""
     with torch.random.fork_rng(devices=[images.device] if images.device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -519,7 +623,7 @@ def make_setup(arch: "Arch | str | int", images: DeviceImages, *, C: int = 16, N
     return ProxySetup(net, inputs, targets, seed)
 
 
-def measure(name: str) -> Callable[[nn.Module, Batches, "torch.Generator | None"], float]:
+def measure(name: str) -> Callable[[nn.Module, Batches, torch.Generator | None], float]:
     """One proxy as a function of (network, batches, generator), on its own session: the references' form."""
 
     def run(net: nn.Module, batches: Batches, generator: torch.Generator | None = None) -> float:
@@ -532,22 +636,37 @@ def measure(name: str) -> Callable[[nn.Module, Batches, "torch.Generator | None"
 
 
 grad_norm, snip, grasp, fisher, jacob_cov, synflow, nwot, zen, l2_norm, plain, epe_nas = (
-    measure(n) for n in ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "synflow", "nwot", "zen", "l2_norm",
-                         "plain", "epe_nas"))
+    measure(n)
+    for n in (
+        "grad_norm",
+        "snip",
+        "grasp",
+        "fisher",
+        "jacob_cov",
+        "synflow",
+        "nwot",
+        "zen",
+        "l2_norm",
+        "plain",
+        "epe_nas",
+    )
+)
 
 
 # ----------------------------------------------------------------------------- registry
 
 
-def _register(proxy: Proxy) -> None:
+def _score_of(proxy: Proxy) -> Callable[[Inputs], Values]:
     def raw(inputs: Inputs) -> Values:
         if inputs.setup is None:
-            raise ValueError(f"{proxy.name} is a zero-cost proxy: it needs the initialised network and a batch "
-                             "(metrics.zero_cost.make_setup)")
+            raise ValueError(
+                f"{proxy.name} is a zero-cost proxy: it needs the initialised network and a batch "
+                "(metrics.zero_cost.make_setup)"
+            )
         return {"0": inputs.setup.score(proxy.name)}
 
-    register(Metric(proxy.name, +1, "init", proxy.description, raw, proxy.reference))
+    return raw
 
 
 for _proxy in PROXIES.values():
-    _register(_proxy)
+    metric(_proxy.name, kind="init", description=_proxy.description, reference=_proxy.reference)(_score_of(_proxy))
