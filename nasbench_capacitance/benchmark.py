@@ -7,7 +7,8 @@ schedule, not early training) are never offered as ground truth unless asked for
 
 The compact table is a CSV with columns ``index``, ``arch_str`` and accuracy/cost columns (the
 ``data/nb201/nb201_merged.csv.gz`` shipped with the repository is one). :func:`import_official` writes
-such a table from the official NB201 ``.pth`` or NATS-Bench topology ``.pickle.pbz2`` file through the ``nas-bench-201`` API.
+such a table from the official NB201 ``.pth`` or NATS-Bench topology ``.pickle.pbz2`` file through the
+``nas-bench-201`` API.
 """
 
 from __future__ import annotations
