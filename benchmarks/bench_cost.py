@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from nasbench_capacitance import config
-from nasbench_capacitance.evaluate import evaluate_architecture, prepare_data, resolve_device
+from nasbench_capacitance.architecture import evaluate_architecture, prepare_data, resolve_device
 from nasbench_capacitance.runner import sample
 
 

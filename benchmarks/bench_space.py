@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from nasbench_capacitance import config, metrics, space
-from nasbench_capacitance.evaluate import prepare_data, resolve_device
+from nasbench_capacitance.architecture import prepare_data, resolve_device
 from nasbench_capacitance.metrics import cost, zero_cost
 
 
@@ -60,7 +60,7 @@ def shared(arch: space.Arch, cfg: dict, images, names: list[str]) -> tuple[dict,
         batch_size=cfg["proxies"]["batch_size"],
         seed=cfg["run"]["seed"],
     )
-    scores = metrics.compute(names, None, arch, setup)
+    scores = metrics.score(names, None, arch, setup)
     seconds.update(setup.timings)
     return {n: v["0"] for n, v in scores.items()}, seconds, time.perf_counter() - start
 

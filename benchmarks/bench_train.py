@@ -56,7 +56,7 @@ def main() -> None:
         built = time.perf_counter()
         result = training.train(net, td, config)
         trained = time.perf_counter()
-        metrics.compute(["beta_weight", "beta_gradient"], result, space.arch_from_index(index))
+        metrics.score(["beta_weight", "beta_gradient"], result, space.arch_from_index(index))
         done = time.perf_counter()
         for phase in ("data", "compute", "eval", "probe"):
             totals[phase] += result.timings[phase]

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from nasbench_capacitance import benchmark, data, evaluation, metrics, paths, space
+from nasbench_capacitance import benchmark, data, metrics, paths, ranking, space
 from nasbench_capacitance.metrics import zero_cost
 
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
@@ -64,7 +64,7 @@ def main() -> None:
         setup = zero_cost.make_setup(arch, td.train, C=16, N=5, batch_size=args.batch, seed=args.seed)
         for name in names:
             start = time.perf_counter()
-            ours[name].append(metrics.compute([name], None, arch, setup)[name]["0"])
+            ours[name].append(metrics.score([name], None, arch, setup)[name]["0"])
             seconds[name] += time.perf_counter() - start
         print(f"[{n}/{len(archs)}] {arch.index}", flush=True)
 
@@ -81,11 +81,11 @@ def main() -> None:
             key = NASLIB_NAMES.get(name, name)
             theirs = np.array([c[key]["score"] for c in chosen], dtype=float)
         mine = np.array(ours[name], dtype=float)
-        rho, tau = evaluation.spearman_rho(mine, theirs), evaluation.kendall_tau(mine, theirs)
+        rho, tau = ranking.spearman_rho(mine, theirs), ranking.kendall_tau(mine, theirs)
         rows.append((name, mine, theirs))
         print(
-            f"{name:<10}{rho:>17.3f}{tau:>17.3f}{evaluation.kendall_tau(mine, truth):>10.3f}"
-            f"{evaluation.kendall_tau(theirs, truth):>11.3f}{seconds[name] / len(archs):>8.3f}"
+            f"{name:<10}{rho:>17.3f}{tau:>17.3f}{ranking.kendall_tau(mine, truth):>10.3f}"
+            f"{ranking.kendall_tau(theirs, truth):>11.3f}{seconds[name] / len(archs):>8.3f}"
         )
     if args.out:
         with open(args.out, "w", newline="") as f:

@@ -4,7 +4,7 @@ The names below are the public API (README's examples use them); they load on fi
 ``import nasbench_capacitance`` stays cheap. Modules: ``space`` (search space), ``model``
 (TinyNetwork), ``probe`` and ``capacitance`` (the probe head and the β_eff kernel), ``data``
 (CIFAR-10), ``benchmark`` (ground truth), ``training`` (few-epoch trainer), ``metrics`` (the
-predictor registry), ``evaluation`` (rank statistics), ``store`` (SQLite results), ``runner`` and
+predictor registry), ``ranking`` (rank statistics), ``store`` (SQLite results), ``runner`` and
 ``report`` (studies), ``space_scoring`` and ``space_report`` (the whole space). Design: docs/.
 """
 
@@ -23,8 +23,8 @@ _EXPORTS = {
     "beta_eff": "capacitance",
     "GroundTruth": "benchmark",
     "import_official": "benchmark",
-    "prepare_data": "evaluate",
-    "evaluate_architecture": "evaluate",
+    "prepare_data": "architecture",
+    "evaluate_architecture": "architecture",
     "load_config": "config",
     "run_study": "runner",
     "write_report": "report",

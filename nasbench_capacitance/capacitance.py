@@ -135,7 +135,9 @@ def _check_couplings(couplings: list[torch.Tensor], weights: list[torch.Tensor])
             )
 
 
-def compute(weights: Sequence, strategy: str = "weight", stats: Mapping[str, Sequence] | None = None) -> BetaEff:
+def beta_eff_with_reasons(
+    weights: Sequence, strategy: str = "weight", stats: Mapping[str, Sequence] | None = None
+) -> BetaEff:
     """β_eff for every snapshot (unbatched input counts as one), with a reason for each NaN."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown capacitance strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -181,6 +183,6 @@ def beta_eff(weights: Sequence, strategy: str = "weight", stats: Mapping[str, Se
     ``weights``: per-layer matrices (n_l, n_{l-1}), or with a leading snapshot dimension. Degenerate
     snapshots give NaN; :func:`compute` also returns why.
     """
-    result = compute(weights, strategy, stats)
+    result = beta_eff_with_reasons(weights, strategy, stats)
     batched = torch.as_tensor(weights[0]).dim() == 3
     return result.values if batched else result.values[0]

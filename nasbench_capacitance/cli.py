@@ -108,7 +108,7 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from . import metrics, space
-    from .evaluate import check_producible, evaluate_architecture
+    from .architecture import check_producible, evaluate_architecture
 
     cfg = _load(args)
     if args.epochs is not None:

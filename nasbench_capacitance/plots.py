@@ -204,7 +204,7 @@ def space_tau_heatmap(path: Path, correlations: list[dict], note: str) -> None:
 
 def space_top_k(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, target: str) -> None:
     """Mean true accuracy of the k best cells by each metric, k on a log axis; oracle and random drawn."""
-    from .evaluation import expected_top_k
+    from .ranking import expected_top_k
 
     finite = np.isfinite(truth)
     y = truth[finite]

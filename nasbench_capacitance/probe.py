@@ -112,7 +112,7 @@ class ProbeSchedule:
 
 
 @dataclass
-class ProbeRecord:
+class ProbeSnapshots:
     """Snapshots of one training run, stacked: ``weights[l]`` is (snapshots, n_l, n_{l-1})."""
 
     epochs: list[float]
@@ -121,7 +121,7 @@ class ProbeRecord:
     stats: dict[str, dict[str, list[torch.Tensor]]] = field(default_factory=dict)
 
     def beta(self, strategy: str) -> capacitance.BetaEff:
-        return capacitance.compute(self.weights, strategy, self.stats.get(strategy))
+        return capacitance.beta_eff_with_reasons(self.weights, strategy, self.stats.get(strategy))
 
 
 class ProbeRecorder:
@@ -151,7 +151,7 @@ class ProbeRecorder:
         """Whether snapshots need the probe batch's features (``gradient``/``hessian``)."""
         return bool(self._stats)
 
-    def record(
+    def snapshot(
         self, epoch: float, step: int, features: torch.Tensor | None = None, labels: torch.Tensor | None = None
     ) -> None:
         """Snapshot now; ``features``/``labels`` are the fixed probe batch (needed by ``needs_batch``)."""
@@ -167,15 +167,15 @@ class ProbeRecorder:
         if "hessian" in self._stats:
             self._stats["hessian"].append({"couplings": hessian_couplings(self.probe, features, labels)})
 
-    def result(self) -> ProbeRecord:
+    def result(self) -> ProbeSnapshots:
         if not self._weights:
-            return ProbeRecord([], [], [], {})
+            return ProbeSnapshots([], [], [], {})
         stats = {
             strategy: {key: _stack_layers([snap[key] for snap in snaps]) for key in snaps[0]}
             for strategy, snaps in self._stats.items()
             if snaps
         }
-        return ProbeRecord(list(self._epochs), list(self._steps), _stack_layers(self._weights), stats)
+        return ProbeSnapshots(list(self._epochs), list(self._steps), _stack_layers(self._weights), stats)
 
 
 def _stack_layers(snapshots: list[list[torch.Tensor]]) -> list[torch.Tensor]:

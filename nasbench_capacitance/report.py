@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from . import config, evaluation, metrics, paths
+from . import config, metrics, paths, ranking
 from .benchmark import GroundTruth
 from .metrics import calibrated
 from .runner import DB_NAME
@@ -57,7 +57,7 @@ def correlation_rows(
     rest only; their rows carry the calibration size (0 for every other metric).
     """
     params = np.array([r["metrics"].get("params", {}).get("0", math.nan) for r in records], dtype=float)
-    keep = evaluation.non_degenerate(truth, degenerate_below)
+    keep = ranking.non_degenerate(truth, degenerate_below)
     columns = [(metric, epoch, scores, 0) for (metric, epoch), scores in score_matrix(records).items()]
     held_out = calibrated.held_out_scores(records, truth, calibration, seed) if calibration > 0 else {}
     columns += [(metric, epoch, scores, size) for (metric, epoch), (scores, size) in held_out.items()]
@@ -65,7 +65,7 @@ def correlation_rows(
     for metric, epoch, scores, size in columns:
         for subset in SUBSETS:
             mask = keep if subset == "non-degenerate" else np.ones_like(keep)
-            c = evaluation.correlate(scores[mask], truth[mask], params[mask], resamples=resamples)
+            c = ranking.correlate(scores[mask], truth[mask], params[mask], resamples=resamples)
             rows.append(
                 {
                     "metric": metric,

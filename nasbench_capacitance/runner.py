@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import multiprocessing
 import os
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -22,10 +20,11 @@ from typing import Any, TextIO
 import torch
 
 from . import paths, space
+from .architecture import evaluate_architecture, prepare_data, provenance, resolve_device
 from .config import REPORT_SECTIONS
 from .config import merge as config_merge
 from .data import TrainingData
-from .evaluate import evaluate_architecture, prepare_data, provenance, resolve_device
+from .progress import Progress
 from .store import ResultStore
 
 DB_NAME = "results.db"
@@ -46,41 +45,6 @@ def run_identity(cfg: dict) -> dict:
     for key in EXECUTION_KEYS:
         identity["run"].pop(key, None)
     return identity
-
-
-class Progress:
-    """A one-line progress bar with rate and ETA on a terminal; otherwise a line per item, or per
-    ``every`` seconds at most when items are many and quick (a whole-space scoring)."""
-
-    def __init__(self, total: int, done: int, stream: TextIO, unit: str = "arch", every: float = 0.0):
-        self.total, self.done, self.stream, self.unit, self.every = total, done, stream, unit, every
-        self.new, self.start, self.last = 0, time.perf_counter(), -math.inf
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-
-    def update(self, record: dict) -> None:
-        self.done += 1
-        self.new += 1
-        now = time.perf_counter()
-        finished = self.done == self.total
-        if not self.tty and now - self.last < self.every and not finished:
-            return
-        self.last = now
-        rate = (now - self.start) / self.new
-        eta = rate * (self.total - self.done)
-        width = 24
-        filled = int(width * self.done / max(self.total, 1))
-        bar = "#" * filled + "." * (width - filled)
-        line = (
-            f"[{bar}] {self.done}/{self.total}  {rate:5.2f} s/{self.unit}  ETA {int(eta // 3600)}h"
-            f"{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s  {self.unit} {record['index']}: {record['status']}"
-        )
-        if self.tty:
-            self.stream.write("\r" + line[:99].ljust(99))
-            if finished:
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
 
 _WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared data of the configuration it serves

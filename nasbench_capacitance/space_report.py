@@ -16,7 +16,7 @@ from typing import TextIO
 
 import numpy as np
 
-from . import evaluation, metrics, paths
+from . import metrics, paths, ranking
 from .benchmark import STANDARD_TARGETS, GroundTruth, GroundTruthError
 from .runner import DB_NAME
 from .space_scoring import is_space_study, representatives
@@ -97,11 +97,11 @@ def correlation_rows(
     rows = []
     for gt in targets:
         truth = gt.accuracies(indices)
-        keep = evaluation.non_degenerate(truth)
+        keep = ranking.non_degenerate(truth)
         params = columns.get("params")
         for name, scores in columns.items():
             for subset, mask in (("all", np.ones_like(keep)), ("non-degenerate", keep)):
-                c = evaluation.correlate(
+                c = ranking.correlate(
                     scores[mask], truth[mask], None if params is None else params[mask], resamples=resamples
                 )
                 rows.append(
@@ -123,9 +123,7 @@ def search_rows(columns: dict[str, np.ndarray], targets: list[GroundTruth], indi
         truth = gt.accuracies(indices)
         references = {"(oracle)": truth, "(random)": np.zeros_like(truth)}  # a constant score: ties everywhere
         for name, scores in {**columns, **references}.items():
-            rows.append(
-                {"metric": name, "target": gt.target.column, **evaluation.search_quality(scores, truth).as_dict()}
-            )
+            rows.append({"metric": name, "target": gt.target.column, **ranking.search_quality(scores, truth).as_dict()})
     return rows
 
 

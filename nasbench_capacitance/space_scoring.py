@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from . import metrics, space
-from .evaluate import evaluate_architecture, provenance, resolve_device
+from .architecture import evaluate_architecture, provenance, resolve_device
 from .metrics.zero_cost import PROXIES
-from .runner import DB_NAME, Progress, execute, worker_data
+from .progress import Progress
+from .runner import DB_NAME, execute, worker_data
 from .store import ResultStore
 
 KIND = "space"

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .data import TrainingData
-from .probe import CapacitanceProbe, ProbeRecord, ProbeRecorder, ProbeSchedule
+from .probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule, ProbeSnapshots
 
 PHASES = ("data", "compute", "eval", "probe")
 
@@ -60,7 +60,7 @@ class TrainResult:
     train_acc: list[float] = field(default_factory=list)
     valid_loss: list[float] = field(default_factory=list)
     valid_acc: list[float] = field(default_factory=list)
-    probe: ProbeRecord | None = None
+    probe: ProbeSnapshots | None = None
     timings: dict[str, float] = field(default_factory=dict)
     diverged_epoch: int | None = None
 
@@ -90,7 +90,7 @@ def cosine_lr(base: float, step: int, total_steps: int) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images, batch_size: int) -> tuple[float, float]:
+def validate(model: nn.Module, images, batch_size: int) -> tuple[float, float]:
     """(mean loss, accuracy in percent) over a device-resident split, in eval mode."""
     model.eval()
     loss_sum = torch.zeros((), device=images.device, dtype=torch.float64)
@@ -103,20 +103,98 @@ def evaluate(model: nn.Module, images, batch_size: int) -> tuple[float, float]:
     return float(loss_sum) / n, 100.0 * float(correct) / n
 
 
+class _Snapshots:
+    """Snapshots of the model's capacitance-probe head, if it has one, on the fixed probe batch.
+
+    The probe batch's features are computed in eval mode, so snapshots never change BatchNorm statistics.
+    """
+
+    def __init__(self, model: nn.Module, data: TrainingData, config: TrainConfig, clock: _PhaseClock):
+        head = getattr(model, "head", None)
+        self.model, self.clock = model, clock
+        self.recorder = None
+        if isinstance(head, CapacitanceProbe):
+            schedule = ProbeSchedule(every_steps=config.snapshot_every_steps)
+            self.recorder = ProbeRecorder(head, config.strategies, schedule)
+            self.x, self.y = data.train.fixed_batch(config.probe_batch_size, seed=config.seed)
+
+    def take(self, epoch: float, step: int) -> None:
+        if self.recorder is None:
+            return
+        self.clock.switch("probe")
+        features = None
+        if self.recorder.needs_batch:
+            was_training = self.model.training
+            self.model.eval()
+            with torch.no_grad():
+                features = getattr(self.model, "features")(self.x)  # noqa: B009  (any network with features())
+            self.model.train(was_training)
+        self.recorder.snapshot(epoch, step, features, self.y)
+
+    def due_mid_epoch(self, step: int, steps_per_epoch: int) -> bool:
+        return (
+            self.recorder is not None and self.recorder.schedule.due_after_step(step) and bool(step % steps_per_epoch)
+        )
+
+    def result(self) -> ProbeSnapshots | None:
+        return self.recorder.result() if self.recorder is not None else None
+
+
+@dataclass
+class _Optimisation:
+    """The optimiser and the schedule's position, carried from epoch to epoch."""
+
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    steps_per_epoch: int
+    total_steps: int
+    step: int = 0
+
+
+def _train_epoch(
+    model: nn.Module, data: TrainingData, config: TrainConfig, opt: _Optimisation, clock: _PhaseClock, snaps: _Snapshots
+) -> tuple[float, float]:
+    """One epoch of SGD with the per-iteration cosine schedule: (mean train loss, train accuracy %)."""
+    model.train()
+    device = data.train.device
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    batches = data.train.batches(config.batch_size, opt.generator, shuffle=True, augment=True)
+    while True:
+        clock.switch("data")
+        batch = next(batches, None)
+        if batch is None:
+            break
+        x, y = batch
+        clock.switch("compute")
+        for group in opt.optimizer.param_groups:
+            group["lr"] = cosine_lr(config.lr, opt.step, opt.total_steps)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        opt.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.optimizer.step()
+        opt.step += 1
+        loss_sum += loss.detach().double() * len(y)
+        correct += (logits.detach().argmax(1) == y).sum()
+        if snaps.due_mid_epoch(opt.step, opt.steps_per_epoch):
+            snaps.take(opt.step / opt.steps_per_epoch, opt.step)
+    clock.switch("compute")
+    return float(loss_sum) / len(data.train), 100.0 * float(correct) / len(data.train)
+
+
 def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainResult:
     """Train ``model`` (already on the data's device) for ``config.epochs`` epochs.
 
     A non-finite epoch train loss stops training with status ``diverged``; the curves up to that
     epoch are kept. If the head is a :class:`CapacitanceProbe`, snapshots are taken at
-    initialisation, after every epoch and every ``snapshot_every_steps`` steps; the probe batch's
-    features are computed in eval mode so that snapshots never change BatchNorm statistics.
+    initialisation, after every epoch and every ``snapshot_every_steps`` steps.
     """
     device = data.train.device
     clock = _PhaseClock(device, config.sync_timing)
     started = time.perf_counter()
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    generator = torch.Generator(device=device).manual_seed(config.seed)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
@@ -125,71 +203,27 @@ def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainRes
         weight_decay=config.weight_decay,
     )
     steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-
-    head = getattr(model, "head", None)
-    recorder = None
-    if isinstance(head, CapacitanceProbe):
-        recorder = ProbeRecorder(head, config.strategies, ProbeSchedule(every_steps=config.snapshot_every_steps))
-        probe_x, probe_y = data.train.fixed_batch(config.probe_batch_size, seed=config.seed)
-
-    def snapshot(epoch: float, step: int) -> None:
-        assert recorder is not None
-        clock.switch("probe")
-        features = None
-        if recorder.needs_batch:
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
-                features = getattr(model, "features")(probe_x)  # noqa: B009  (any network with features())
-            model.train(was_training)
-        recorder.record(epoch, step, features, probe_y)
-
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    opt = _Optimisation(optimizer, generator, steps_per_epoch, steps_per_epoch * config.epochs)
+    snaps = _Snapshots(model, data, config, clock)
     result = TrainResult(status="ok", reason=None, epochs_completed=0)
-    if recorder is not None:
-        snapshot(0.0, 0)
-    step = 0
+    snaps.take(0.0, 0)
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
-        batches = data.train.batches(config.batch_size, generator, shuffle=True, augment=True)
-        while True:
-            clock.switch("data")
-            batch = next(batches, None)
-            if batch is None:
-                break
-            x, y = batch
-            clock.switch("compute")
-            for group in optimizer.param_groups:
-                group["lr"] = cosine_lr(config.lr, step, total_steps)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            loss_sum += loss.detach().double() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            if recorder is not None and recorder.schedule.due_after_step(step) and step % steps_per_epoch:
-                snapshot(step / steps_per_epoch, step)
-        clock.switch("compute")
-        train_loss = float(loss_sum) / len(data.train)
+        train_loss, train_acc = _train_epoch(model, data, config, opt, clock, snaps)
         if not math.isfinite(train_loss):
             result.status, result.diverged_epoch = "diverged", epoch
             result.reason = f"non-finite training loss in epoch {epoch}"
             break
         result.train_loss.append(train_loss)
-        result.train_acc.append(100.0 * float(correct) / len(data.train))
+        result.train_acc.append(train_acc)
         clock.switch("eval")
-        valid_loss, valid_acc = evaluate(model, data.valid, config.eval_batch_size)
+        valid_loss, valid_acc = validate(model, data.valid, config.eval_batch_size)
         result.valid_loss.append(valid_loss)
         result.valid_acc.append(valid_acc)
         result.epochs_completed = epoch
-        if recorder is not None:
-            snapshot(float(epoch), step)
+        snaps.take(float(epoch), opt.step)
     clock.switch(None)
-    result.probe = recorder.result() if recorder is not None else None
+    result.probe = snaps.result()
     result.timings = {phase: clock.totals.get(phase, 0.0) for phase in PHASES}
     result.timings["total"] = time.perf_counter() - started
     return result

@@ -107,16 +107,16 @@ def test_one_hidden_layer_gives_zero_and_float32_input_accumulates_in_float64():
 
 def test_degenerate_inputs_give_nan_with_reason():
     ws = [torch.randn(5, 4), torch.zeros(6, 5), torch.randn(3, 6)]
-    result = capacitance.compute(ws, "weight")
+    result = capacitance.beta_eff_with_reasons(ws, "weight")
     assert torch.isnan(result.values).all() and result.reasons == (capacitance.ZERO_WEIGHT_REASON,)
     ws = [torch.randn(5, 4), torch.randn(6, 5), torch.randn(3, 6)]
     stats = CapacitanceProbe(4, 3, (5, 6)).coupling_stats(torch.zeros(8, 4), torch.zeros(8, dtype=torch.long))
     stats["inputs"][0] = torch.zeros(8, 4)
     stats["slopes"] = [torch.zeros(8, 5), torch.zeros(8, 6)]  # all-zero features: no unit active
-    result = capacitance.compute(ws, "gradient", stats)
+    result = capacitance.beta_eff_with_reasons(ws, "gradient", stats)
     assert torch.isnan(result.values).all() and result.reasons == (capacitance.ZERO_COUPLING_REASON,)
     ws[1][0, 0] = float("nan")
-    assert capacitance.compute(ws, "weight").reasons == (capacitance.NONFINITE_REASON,)
+    assert capacitance.beta_eff_with_reasons(ws, "weight").reasons == (capacitance.NONFINITE_REASON,)
 
 
 def test_user_errors_are_clear():

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nasbench_capacitance import evaluation, metrics, report, space
+from nasbench_capacitance import metrics, ranking, report, space
 from nasbench_capacitance.metrics import calibrated, lce
 from nasbench_capacitance.training import TrainResult
 
@@ -18,7 +18,7 @@ def run(losses, accs=None):
 
 
 def test_published_tse_ema_variants_keep_their_own_definitions():
-    s = metrics.compute(["tse_ema_ru", "sotl_ema_naslib", "tse_ema"], run([2.0, 1.0, 0.5]), ARCH)
+    s = metrics.score(["tse_ema_ru", "sotl_ema_naslib", "tse_ema"], run([2.0, 1.0, 0.5]), ARCH)
     ru = 0.1 * (0.1 * 2.0 + 0.9 * 1.0) + 0.9 * 0.5  # the final EMA value, weight 0.9 on the new epoch
     assert s["tse_ema_ru"]["3"] == pytest.approx(-ru)
     e2 = 0.01 * 2.0 + 0.99 * 1.0
@@ -34,7 +34,7 @@ def test_lce_extrapolates_a_saturating_curve_to_its_asymptote():
     assert lce.fit_family(mmf, epochs.astype(float), truth) == pytest.approx(at_horizon, abs=1e-3)
     prediction = lce.extrapolate(list(100 * truth))  # the ensemble: log-log-linear keeps growing, so it is higher
     assert 100 * truth[-1] < prediction <= 100.0 and prediction == pytest.approx(100 * at_horizon, abs=5.0)
-    s = metrics.compute(["lce"], run([2.0, 1.5, 1.2], [30.0, 40.0, 45.0]), ARCH)["lce"]
+    s = metrics.score(["lce"], run([2.0, 1.5, 1.2], [30.0, 40.0, 45.0]), ARCH)["lce"]
     assert list(s) == ["2", "3"] and all(45.0 <= v <= 100.0 for v in s.values())
 
 
@@ -77,9 +77,9 @@ def test_calibrated_predictors_are_scored_only_outside_the_calibration_set():
     for (name, budget), (scores, size) in held.items():
         assert size == 12 and np.isnan(scores).sum() == 12, (name, budget)
     scores, _ = held[("beta_ridge", "3")]
-    assert evaluation.kendall_tau(scores, truth) > 0.5
+    assert ranking.kendall_tau(scores, truth) > 0.5
     scores, _ = held[("lcsvr", "3")]
-    assert evaluation.kendall_tau(scores, truth) > 0.3
+    assert ranking.kendall_tau(scores, truth) > 0.3
     # the split is seeded, and a sample too small to split fits nothing
     again = calibrated.held_out_scores(records, truth, fraction=0.3, seed=0)
     np.testing.assert_array_equal(again[("lcsvr", "3")][0], held[("lcsvr", "3")][0])
@@ -93,7 +93,7 @@ def test_fitted_predictor_serves_a_search_and_refuses_unknown_names():
     with pytest.raises(ValueError, match="not a calibrated predictor"):
         calibrated.fit("val_acc", records, truth, budget="2")
     with pytest.raises(ValueError, match="calibration set"):
-        metrics.compute(["lcsvr"], None, ARCH)
+        metrics.score(["lcsvr"], None, ARCH)
 
 
 def test_report_rows_state_the_calibration_size():

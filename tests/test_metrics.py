@@ -24,14 +24,14 @@ def result_with_curves():
     rec = ProbeRecorder(CapacitanceProbe(4, 3, (5, 5)), ("weight", "gradient"))
     x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
     for e in (0, 0.5, 1, 2, 3):
-        rec.record(e, int(e * 10), x, y)
+        rec.snapshot(e, int(e * 10), x, y)
     r.probe = rec.result()
     return r
 
 
 def test_curve_metrics_follow_the_definitions_and_signs():
     r = result_with_curves()
-    s = metrics.compute(["val_acc", "val_loss", "tse", "tse_e", "tse_ema", "sovl"], r, ARCH)
+    s = metrics.score(["val_acc", "val_loss", "tse", "tse_e", "tse_ema", "sovl"], r, ARCH)
     assert s["val_acc"] == {"1": 30.0, "2": 45.0, "3": 55.0}
     assert s["val_loss"]["2"] == -1.4
     assert s["tse"] == {"1": -2.0, "2": -3.5, "3": -4.5}
@@ -43,11 +43,11 @@ def test_curve_metrics_follow_the_definitions_and_signs():
 
 def test_beta_metrics_at_every_snapshot():
     r = result_with_curves()
-    s = metrics.compute(["beta_weight", "beta_gradient"], r, ARCH)
+    s = metrics.score(["beta_weight", "beta_gradient"], r, ARCH)
     assert list(s["beta_weight"]) == ["0", "0.5", "1", "2", "3"]
     assert all(math.isfinite(v) and v > 0 for v in s["beta_gradient"].values())
     with pytest.raises(ValueError, match="add 'hessian'"):
-        metrics.compute(["beta_hessian"], r, ARCH)
+        metrics.score(["beta_hessian"], r, ARCH)
 
 
 def test_unknown_metric_lists_the_valid_ones():

@@ -28,7 +28,7 @@ def test_recorder_stacks_snapshots_for_every_strategy():
     x, y = torch.randn(10, 5), torch.randint(0, 3, (10,))
     rec = ProbeRecorder(probe, ("weight", "gradient", "hessian"))
     for epoch in range(3):
-        rec.record(epoch, epoch * 10, x, y)
+        rec.snapshot(epoch, epoch * 10, x, y)
         with torch.no_grad():
             probe.layers[1].weight.mul_(1.5)
     result = rec.result()
@@ -38,7 +38,7 @@ def test_recorder_stacks_snapshots_for_every_strategy():
         values = result.beta(strategy).values
         assert values.shape == (3,) and torch.isfinite(values).all()
     with pytest.raises(ValueError, match="probe batch"):
-        rec.record(3, 30)
+        rec.snapshot(3, 30)
 
 
 def test_schedule_and_strategy_validation():

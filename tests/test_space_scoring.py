@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from nasbench_capacitance import cli, config, evaluation, space
+from nasbench_capacitance import cli, config, ranking, space
 from nasbench_capacitance.metrics import cost
 from nasbench_capacitance.space_scoring import (
     SpaceError,
@@ -187,22 +187,22 @@ def test_indices_and_costs():
 
 def test_search_quality_breaks_ties_in_expectation():
     truth = np.array([90.0, 80.0, 70.0, 60.0])
-    q = evaluation.search_quality(np.array([4.0, 3.0, 2.0, 1.0]), truth)
+    q = ranking.search_quality(np.array([4.0, 3.0, 2.0, 1.0]), truth)
     assert (q.top1, q.top10, q.rank_of_best) == (90.0, 75.0, 1.0)
-    tied = evaluation.search_quality(np.array([1.0, 1.0, 0.0, 0.0]), truth)
+    tied = ranking.search_quality(np.array([1.0, 1.0, 0.0, 0.0]), truth)
     assert tied.top1 == 85.0 and tied.rank_of_best == 1.5
-    flat = evaluation.search_quality(np.zeros(4), truth)
+    flat = ranking.search_quality(np.zeros(4), truth)
     assert flat.top1 == 75.0 and flat.rank_of_best == 2.5 and flat.recall_top1pct == 0.25
 
 
 def test_kendall_rows_switch_to_scipy_for_many_points():
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(2, evaluation.PAIRWISE_LIMIT + 1))
+    x = rng.normal(size=(2, ranking.PAIRWISE_LIMIT + 1))
     y = x + rng.normal(size=x.shape)
     y[:, :50] = 0.0  # ties
-    small = evaluation.kendall_tau_rows(x[:, :400], y[:, :400])
-    assert small == pytest.approx([evaluation.kendall_tau(a, b) for a, b in zip(x[:, :400], y[:, :400])])
-    assert evaluation.kendall_tau_rows(x, y) == pytest.approx([evaluation.kendall_tau(a, b) for a, b in zip(x, y)])
+    small = ranking.kendall_tau_rows(x[:, :400], y[:, :400])
+    assert small == pytest.approx([ranking.kendall_tau(a, b) for a, b in zip(x[:, :400], y[:, :400])])
+    assert ranking.kendall_tau_rows(x, y) == pytest.approx([ranking.kendall_tau(a, b) for a, b in zip(x, y)])
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from torch import nn
 from torch.func import functional_call, grad, jvp
 from torch.nn import functional as F
 
-from nasbench_capacitance import data, evaluation, metrics, space
+from nasbench_capacitance import data, metrics, ranking, space
 from nasbench_capacitance.metrics import zero_cost
 
 
@@ -142,8 +142,8 @@ def test_proxies_on_nb201_cells_are_deterministic_and_finite(tiny_images):
     first = zero_cost.make_setup(arch, tiny_images, C=4, N=1, batch_size=16, seed=3)
     second = zero_cost.make_setup(arch, tiny_images, C=4, N=1, batch_size=16, seed=3)
     names = metrics.available("init")
-    a = metrics.compute(names, None, arch, first)
-    b = metrics.compute(names, None, arch, second)
+    a = metrics.score(names, None, arch, first)
+    b = metrics.score(names, None, arch, second)
     assert a == b and all(math.isfinite(v["0"]) for v in a.values())
     assert set(first.timings) == set(names)
     # zen re-draws every weight: the network's own initialisation does not matter
@@ -151,13 +151,13 @@ def test_proxies_on_nb201_cells_are_deterministic_and_finite(tiny_images):
     with torch.no_grad():
         for p in other.network.parameters():
             p.mul_(3.0)
-    assert metrics.compute(["zen"], None, arch, other) == {"zen": a["zen"]}
+    assert metrics.score(["zen"], None, arch, other) == {"zen": a["zen"]}
 
 
 def test_a_cell_whose_output_ignores_its_input_ranks_last(tiny_images):
     arch = space.Arch.from_string("|none~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|skip_connect~1|none~2|")
     setup = zero_cost.make_setup(arch, tiny_images, C=4, N=1, batch_size=16)
-    s = metrics.compute(["jacob_cov", "synflow"], None, arch, setup)
+    s = metrics.score(["jacob_cov", "synflow"], None, arch, setup)
     assert s["jacob_cov"]["0"] == zero_cost.UNDEFINED_SCORE and "jacob_cov" in setup.undefined
     assert s["synflow"]["0"] == 0.0  # NASLib keeps a zero synflow at 0, below every cell with a path
 
@@ -202,11 +202,11 @@ def test_data_free_proxies_rank_cells_as_naslib_does(data_root, cifar_cache):
         o = [NASLIB_OPS[int(k)] for k in cell["arch"].strip("()").split(",")]
         arch = space.Arch.from_string(f"|{o[0]}~0|+|{o[1]}~0|{o[3]}~1|+|{o[2]}~0|{o[4]}~1|{o[5]}~2|")
         setup = zero_cost.make_setup(arch, images, C=16, N=5, batch_size=32)
-        for name, v in metrics.compute(ours, None, arch, setup).items():
+        for name, v in metrics.score(ours, None, arch, setup).items():
             ours[name].append(v["0"])
     theirs = {n: np.array([c[n]["score"] for c in cells]) for n in ours}
     np.testing.assert_allclose(ours["params"], theirs["params"], rtol=1e-6)
     # l2_norm at a random initialisation: its value is fixed by the layer shapes up to init noise
     np.testing.assert_allclose(ours["l2_norm"], theirs["l2_norm"], rtol=0.02)
     np.testing.assert_allclose(ours["synflow"], theirs["synflow"], rtol=0.01)  # log-synflow: data-free
-    assert evaluation.spearman_rho(np.array(ours["nwot"]), theirs["nwot"]) > 0.7
+    assert ranking.spearman_rho(np.array(ours["nwot"]), theirs["nwot"]) > 0.7

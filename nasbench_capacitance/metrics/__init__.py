@@ -172,7 +172,7 @@ def capacitance_metrics(names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if n in REGISTRY and REGISTRY[n].needs.strategy is not None)
 
 
-def compute(
+def score(
     names: Iterable[str], result: TrainResult | None, arch: Arch, setup: ProxySetup | None = None
 ) -> dict[str, Values]:
     """Scores of the named per-architecture metrics (higher is better) for one architecture."""

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from nasbench_capacitance import evaluation
+from nasbench_capacitance import ranking
 from nasbench_capacitance.benchmark import GroundTruth
 
 
@@ -11,19 +11,19 @@ def test_kendall_tau_b_by_hand_and_nan_pairs_dropped():
     # 4 items, y = 1, 2, 4, 3: only the pair (3rd, 4th) is discordant -> (5 - 1) / 6
     x = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
     y = np.array([1.0, 2.0, 4.0, 3.0, 5.0])
-    assert evaluation.kendall_tau(x, y) == pytest.approx(4 / 6)
+    assert ranking.kendall_tau(x, y) == pytest.approx(4 / 6)
     y[3] = 0.0  # now pairs (1st, 4th), (2nd, 4th), (3rd, 4th) are discordant -> 0
-    assert evaluation.kendall_tau(x, y) == pytest.approx(0.0)
-    assert math.isnan(evaluation.kendall_tau([1, 1, 1], [1, 2, 3]))
+    assert ranking.kendall_tau(x, y) == pytest.approx(0.0)
+    assert math.isnan(ranking.kendall_tau([1, 1, 1], [1, 2, 3]))
 
 
 def test_precision_at_top():
     truth = np.arange(20.0)
-    assert evaluation.precision_at_top(truth, truth, 0.1) == 1.0
-    assert evaluation.precision_at_top(-truth, truth, 0.1) == 0.0
+    assert ranking.precision_at_top(truth, truth, 0.1) == 1.0
+    assert ranking.precision_at_top(-truth, truth, 0.1) == 0.0
     scores = truth.copy()
     scores[19] = -1  # the best architecture scored worst: one of the top 2 is missed
-    assert evaluation.precision_at_top(scores, truth, 0.1) == 0.5
+    assert ranking.precision_at_top(scores, truth, 0.1) == 0.5
 
 
 def test_partial_tau_removes_a_pure_parameter_counter(nb201_table):
@@ -31,22 +31,22 @@ def test_partial_tau_removes_a_pure_parameter_counter(nb201_table):
     idx = np.random.default_rng(0).choice(15625, 300, replace=False)
     acc, params = gt.accuracies(idx), gt.column("params_mb_c10", idx)
     # Parameter count alone ranks NB201 well (the README of the table quotes τ 0.534 over all cells)...
-    assert 0.4 < evaluation.kendall_tau(params, acc) < 0.7
+    assert 0.4 < ranking.kendall_tau(params, acc) < 0.7
     # ...but says nothing once parameter count is controlled for.
-    assert math.isnan(evaluation.partial_kendall_tau(params, acc, params))  # τ_xz = 1: undefined, not a score
+    assert math.isnan(ranking.partial_kendall_tau(params, acc, params))  # τ_xz = 1: undefined, not a score
     noisy = params + np.random.default_rng(1).normal(0, 0.05, len(params))
-    assert abs(evaluation.partial_kendall_tau(noisy, acc, params)) < 0.15
+    assert abs(ranking.partial_kendall_tau(noisy, acc, params)) < 0.15
 
 
 def test_correlate_intervals_bracket_the_estimate():
     rng = np.random.default_rng(0)
     truth = rng.normal(size=80)
     scores = truth + rng.normal(scale=1.0, size=80)
-    c = evaluation.correlate(scores, truth, resamples=300)
+    c = ranking.correlate(scores, truth, resamples=300)
     assert c.n == 80 and c.kendall_low < c.kendall_tau < c.kendall_high
     assert c.spearman_low < c.spearman_rho < c.spearman_high
     assert 0.2 < c.kendall_tau < 0.7
-    assert evaluation.non_degenerate(np.array([10.0, 10.5, 10.6])).tolist() == [False, False, True]
+    assert ranking.non_degenerate(np.array([10.0, 10.5, 10.6])).tolist() == [False, False, True]
 
 
 def test_batched_statistics_equal_scipy_with_ties():
@@ -54,9 +54,9 @@ def test_batched_statistics_equal_scipy_with_ties():
     x = rng.integers(0, 6, size=(50, 30)).astype(float)  # many ties, as in bootstrap resamples
     y = x + rng.integers(0, 4, size=(50, 30))
     x[7] = 1.0  # a constant row has no τ
-    tau = evaluation.kendall_tau_rows(x, y)
-    rho = evaluation.spearman_rho_rows(x, y)
+    tau = ranking.kendall_tau_rows(x, y)
+    rho = ranking.spearman_rho_rows(x, y)
     for r in range(50):
-        assert tau[r] == pytest.approx(evaluation.kendall_tau(x[r], y[r]), abs=1e-12, nan_ok=True)
-        assert rho[r] == pytest.approx(evaluation.spearman_rho(x[r], y[r]), abs=1e-12, nan_ok=True)
+        assert tau[r] == pytest.approx(ranking.kendall_tau(x[r], y[r]), abs=1e-12, nan_ok=True)
+        assert rho[r] == pytest.approx(ranking.spearman_rho(x[r], y[r]), abs=1e-12, nan_ok=True)
     assert math.isnan(tau[7]) and math.isnan(rho[7])

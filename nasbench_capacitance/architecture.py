@@ -140,7 +140,7 @@ def evaluate_architecture(
         record["extra"]["device"] = str(device)
         if data is None and any(k in ("init", "curve") for k in kinds.values()):
             data = prepare_data(cfg, device)
-        record["metrics"] = metrics.compute([n for n in names if kinds[n] == "arch"], None, arch)
+        record["metrics"] = metrics.score([n for n in names if kinds[n] == "arch"], None, arch)
         _score_proxies(arch, cfg, data, [n for n in names if kinds[n] == "init"], record)
         record["status"] = "ok"
         curve_names = [n for n in names if kinds[n] == "curve"]
@@ -162,7 +162,7 @@ def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list
     if not names:
         return
     if data is None:
-        raise ValueError("zero-cost proxies need the prepared data (evaluate.prepare_data)")
+        raise ValueError("zero-cost proxies need the prepared data (architecture.prepare_data)")
     setup = zero_cost.make_setup(
         arch,
         data.train,
@@ -174,7 +174,7 @@ def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list
     setup.compute(names)
     for name in names:
         try:
-            record["metrics"].update(metrics.compute([name], None, arch, setup))
+            record["metrics"].update(metrics.score([name], None, arch, setup))
         except Exception as exc:  # one proxy failing (e.g. a singular matrix) does not lose the others
             record["metrics"][name] = {"0": math.nan}
             record["extra"].setdefault("proxy_errors", {})[name] = f"{type(exc).__name__}: {exc}"
@@ -196,7 +196,7 @@ def _train_and_score(arch: Arch, cfg: dict, data: TrainingData, names: list[str]
         ).to(device)
         result = train(net, data, train_config(cfg))
     kernel_start = time.perf_counter()
-    record["metrics"].update(metrics.compute(names, result, arch))
+    record["metrics"].update(metrics.score(names, result, arch))
     record["timings"].update({**result.timings, "kernel": time.perf_counter() - kernel_start})
     record["status"], record["reason"] = result.status, result.reason
     record["extra"].update(
