@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -109,6 +108,7 @@ def cmd_space(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from . import metrics, space
     from .architecture import check_producible, evaluate_architecture
+    from .outputs import to_json
 
     cfg = _load(args)
     if args.epochs is not None:
@@ -125,8 +125,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     errors = record.pop("extra", {}).get("proxy_errors")
     if errors:
         record["errors"] = errors
-    clean = json.loads(json.dumps(record, default=float).replace("NaN", "null"))
-    print(json.dumps(clean) if args.json else json.dumps(clean, indent=1))
+    print(to_json(record, indent=None if args.json else 1))
     return 0 if record["status"] == "ok" else 1
 
 

@@ -6,8 +6,6 @@ every output of ``nbcap run`` without training anything.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -19,6 +17,7 @@ import numpy as np
 from . import config, metrics, paths, ranking
 from .benchmark import GroundTruth
 from .metrics import calibrated
+from .outputs import to_json, write_rows
 from .runner import DB_NAME
 from .store import ResultStore, load_records
 
@@ -77,15 +76,6 @@ def correlation_rows(
                 }
             )
     return rows
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(
-            {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows
-        )
 
 
 def _final_rows(rows: list[dict]) -> list[dict]:
@@ -154,7 +144,7 @@ def write_report(
     )
     with ResultStore(db) as store:
         store.export_csv(run["run_id"], out / "records.csv")
-    _write_csv(out / "correlations.csv", rows)
+    write_rows(out / "correlations.csv", rows)
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
@@ -165,8 +155,7 @@ def write_report(
         "statuses": statuses,
         "metrics": {m.name: m.description for m in metrics.REGISTRY.values()},
     }
-    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
-    (out / "correlations.json").write_text(json.dumps({"provenance": meta, "correlations": clean}, indent=1))
+    (out / "correlations.json").write_text(to_json({"provenance": meta, "correlations": rows}, indent=1))
     if figures:
         from . import plots
 

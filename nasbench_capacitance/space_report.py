@@ -8,7 +8,6 @@ how well a CIFAR-10 score transfers, and every output says so.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from . import metrics, paths, ranking
 from .benchmark import STANDARD_TARGETS, GroundTruth, GroundTruthError
+from .outputs import to_json, write_rows
 from .runner import DB_NAME
 from .space_scoring import is_space_study, representatives
 from .store import load_records
@@ -127,15 +127,6 @@ def search_rows(columns: dict[str, np.ndarray], targets: list[GroundTruth], indi
     return rows
 
 
-def _write_rows(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(
-            {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows
-        )
-
-
 def format_space_table(
     correlations: list[dict], searches: list[dict], statuses: dict[str, int], copied: list[str]
 ) -> str:
@@ -198,15 +189,12 @@ def write_space_report(
     write_space_csv(out / "space.csv", records, columns)
     correlations = correlation_rows(columns, targets, indices, resamples)
     searches = search_rows(columns, targets, indices)
-    _write_rows(out / "space_correlations.csv", correlations)
-    _write_rows(out / "space_search.csv", searches)
+    write_rows(out / "space_correlations.csv", correlations)
+    write_rows(out / "space_search.csv", searches)
     copied = sorted({m for r in records for m in r["extra"].get("copied", [])})
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    clean = [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in correlations
-    ]
     meta = {
         "study": run["config"],
         "provenance": run["provenance"],
@@ -216,7 +204,7 @@ def write_space_report(
         "statuses": statuses,
         "bootstrap": resamples,
     }
-    (out / "space_correlations.json").write_text(json.dumps({"provenance": meta, "correlations": clean}, indent=1))
+    (out / "space_correlations.json").write_text(to_json({"provenance": meta, "correlations": correlations}, indent=1))
     if figures:
         from . import plots
 

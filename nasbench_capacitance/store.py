@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .outputs import to_json
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY,
@@ -46,23 +48,8 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
-def _json(value: Any) -> str:
-    """JSON with NaN/inf written as null, so every value reads back in any JSON reader."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(value), sort_keys=True, allow_nan=False)
-
-
 def config_hash(config: dict) -> str:
-    return hashlib.sha256(_json(config).encode()).hexdigest()
+    return hashlib.sha256(to_json(config, sort_keys=True).encode()).hexdigest()
 
 
 class ResultStore:
@@ -90,7 +77,7 @@ class ResultStore:
         with self._conn:
             self._conn.execute(
                 "INSERT OR IGNORE INTO runs (config_hash, config, provenance, created) VALUES (?, ?, ?, ?)",
-                (digest, _json(config), _json(provenance), time.time()),
+                (digest, to_json(config, sort_keys=True), to_json(provenance, sort_keys=True), time.time()),
             )
         return int(self._conn.execute("SELECT run_id FROM runs WHERE config_hash = ?", (digest,)).fetchone()[0])
 
@@ -112,9 +99,9 @@ class ResultStore:
                     record["arch_str"],
                     record["status"],
                     record.get("reason"),
-                    _json(record.get("metrics", {})),
-                    _json(record.get("timings", {})),
-                    _json(record.get("extra", {})),
+                    to_json(record.get("metrics", {}), sort_keys=True),
+                    to_json(record.get("timings", {}), sort_keys=True),
+                    to_json(record.get("extra", {}), sort_keys=True),
                     time.time(),
                 ),
             )
