@@ -30,7 +30,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = config.load(args.preset, overrides=[f"sample.archs={args.archs}", *args.overrides])
-    td = prepare_data(cfg, resolve_device(cfg["run"]["device"]))
+    td = prepare_data(cfg, resolve_device(cfg.run.device))
     records = []
     start = time.perf_counter()
     for index in sample(cfg):
@@ -38,10 +38,10 @@ def main() -> None:
         print(f"  arch {index:>5}: {records[-1]['timings']['wall']:6.1f} s ({records[-1]['status']})", flush=True)
     wall = time.perf_counter() - start
     mean = lambda key: float(np.mean([r["timings"].get(key, np.nan) for r in records]))  # noqa: E731
-    epochs = cfg["train"]["epochs"]
+    epochs = cfg.train.epochs
     print(
-        f"\npreset {args.preset}: C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
-        f"{td.description['train_images']} train images, proxies on a batch of {cfg['proxies']['batch_size']}; "
+        f"\npreset {args.preset}: C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, "
+        f"{td.description['train_images']} train images, proxies on a batch of {cfg.proxies.batch_size}; "
         f"{len(records)} architectures, {args.threads} threads, {wall / len(records):.1f} s per architecture in all"
     )
     print(f"{'what':<34}{'seconds per architecture':>26}")

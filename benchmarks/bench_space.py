@@ -24,20 +24,21 @@ import torch
 
 from nasbench_capacitance import config, metrics, space
 from nasbench_capacitance.architecture import prepare_data, resolve_device
+from nasbench_capacitance.config import StudyConfig
 from nasbench_capacitance.metrics import cost, zero_cost
 
 
-def per_copy(arch: space.Arch, cfg: dict, images, names: list[str]) -> tuple[dict, dict, float]:
+def per_copy(arch: space.Arch, cfg: StudyConfig, images, names: list[str]) -> tuple[dict, dict, float]:
     start = time.perf_counter()
     cost._count(arch)  # the meta-device count per cell that params and flops made before
     seconds = {"params+flops": time.perf_counter() - start}
     setup = zero_cost.make_setup(
         arch,
         images,
-        C=cfg["model"]["C"],
-        N=cfg["model"]["N"],
-        batch_size=cfg["proxies"]["batch_size"],
-        seed=cfg["run"]["seed"],
+        C=cfg.model.C,
+        N=cfg.model.N,
+        batch_size=cfg.proxies.batch_size,
+        seed=cfg.run.seed,
     )
     values = {}
     for name in names:
@@ -48,17 +49,17 @@ def per_copy(arch: space.Arch, cfg: dict, images, names: list[str]) -> tuple[dic
     return values, seconds, time.perf_counter() - start
 
 
-def shared(arch: space.Arch, cfg: dict, images, names: list[str]) -> tuple[dict, dict, float]:
+def shared(arch: space.Arch, cfg: StudyConfig, images, names: list[str]) -> tuple[dict, dict, float]:
     start = time.perf_counter()
     cost.nb201_costs(arch)
     seconds = {"params+flops": time.perf_counter() - start}
     setup = zero_cost.make_setup(
         arch,
         images,
-        C=cfg["model"]["C"],
-        N=cfg["model"]["N"],
-        batch_size=cfg["proxies"]["batch_size"],
-        seed=cfg["run"]["seed"],
+        C=cfg.model.C,
+        N=cfg.model.N,
+        batch_size=cfg.proxies.batch_size,
+        seed=cfg.run.seed,
     )
     scores = metrics.score(names, None, arch, setup)
     seconds.update(setup.timings)
@@ -76,7 +77,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = config.load(args.preset, overrides=args.overrides)
-    images = prepare_data(cfg, resolve_device(cfg["run"]["device"])).train
+    images = prepare_data(cfg, resolve_device(cfg.run.device)).train
     names = metrics.available("init")
     cells = [space.arch_from_index(i) for i in space.sample_indices(args.cells, seed=args.seed)]
     shared(cells[0], cfg, images, names)  # warm-up: first-call costs (per-operation counts, allocator)
@@ -99,8 +100,8 @@ def main() -> None:
         if not same:
             raise SystemExit(f"cell {arch.index}: the two schedules disagree: {values}")
     print(
-        f"preset {args.preset}: C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' "
-        f"batch {cfg['proxies']['batch_size']}; {len(cells)} cells (seed {args.seed}), {args.threads} thread(s); "
+        f"preset {args.preset}: C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, proxies' "
+        f"batch {cfg.proxies.batch_size}; {len(cells)} cells (seed {args.seed}), {args.threads} thread(s); "
         "values identical in both schedules"
     )
     print(f"{'seconds per cell':<22}{'per copy':>10}{'shared':>10}{'ratio':>8}")

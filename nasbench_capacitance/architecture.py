@@ -7,6 +7,7 @@ a record with status ``failed`` and its reason, so a study carries on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 from . import __version__, metrics
+from .config import StudyConfig
 from .data import TrainingData, prepare
 from .metrics import zero_cost
 from .model import build_network
@@ -34,56 +36,44 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def train_config(cfg: dict) -> TrainConfig:
-    t = cfg["train"]
-    return TrainConfig(
-        epochs=t["epochs"],
-        batch_size=t["batch_size"],
-        lr=t["lr"],
-        momentum=t["momentum"],
-        nesterov=t["nesterov"],
-        weight_decay=t["weight_decay"],
-        eval_batch_size=t["eval_batch_size"],
-        seed=cfg["run"]["seed"],
-        probe_batch_size=t["probe_batch_size"],
-        strategies=tuple(t["strategies"]),
-        snapshot_every_steps=t["snapshot_every_steps"] or None,
-        channels_last=t["channels_last"],
-    )
+def train_config(cfg: StudyConfig) -> TrainConfig:
+    """The trainer's settings: the ``train`` section's shared fields and the run's seed."""
+    shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in dataclasses.fields(cfg.train)}
+    return TrainConfig(**{name: getattr(cfg.train, name) for name in shared}, seed=cfg.run.seed)
 
 
-def prepare_data(cfg: dict, device: torch.device) -> TrainingData:
-    d = cfg["data"]
+def prepare_data(cfg: StudyConfig, device: torch.device) -> TrainingData:
+    d = cfg.data
     return prepare(
-        d["split"],
+        d.split,
         device=device,
-        resolution=d["resolution"],
-        train_subset=d["train_images"] or None,
-        valid_subset=d["valid_images"] or None,
-        subset_seed=cfg["run"]["seed"],
-        source=d["source"] or None,
-        data_root=d["data_root"] or None,
-        channels_last=cfg["train"]["channels_last"],
+        resolution=d.resolution,
+        train_subset=d.train_images,
+        valid_subset=d.valid_images,
+        subset_seed=cfg.run.seed,
+        source=d.source,
+        data_root=d.data_root,
+        channels_last=cfg.train.channels_last,
     )
 
 
-def proxy_names(cfg: dict) -> list[str]:
+def proxy_names(cfg: StudyConfig) -> list[str]:
     """The zero-cost proxies the configuration asks for (``proxies.names``; ``"all"`` means every one)."""
-    wanted = cfg["proxies"]["names"]
+    wanted = cfg.proxies.names
     return metrics.available("init") if "all" in wanted else list(dict.fromkeys(wanted))
 
 
-def metric_names(cfg: dict) -> list[str]:
+def metric_names(cfg: StudyConfig) -> list[str]:
     """The per-architecture metrics one evaluation under ``cfg`` yields: costs, proxies, then the run's curves."""
     names = metrics.available("arch") + proxy_names(cfg)
-    if cfg["train"]["epochs"] > 0:
+    if cfg.train.epochs > 0:
         curves = [metrics.get(n) for n in metrics.available("curve")]
-        names += [m.name for s in cfg["train"]["strategies"] for m in curves if m.needs.strategy == s]
+        names += [m.name for s in cfg.train.strategies for m in curves if m.needs.strategy == s]
         names += [m.name for m in curves if m.needs.strategy is None]
     return names
 
 
-def check_producible(names: list[str], cfg: dict) -> None:
+def check_producible(names: list[str], cfg: StudyConfig) -> None:
     """A clear error for metrics this configuration cannot produce for one architecture."""
     for name in names:
         metric = metrics.get(name)
@@ -91,27 +81,27 @@ def check_producible(names: list[str], cfg: dict) -> None:
             raise ValueError(
                 f"{name} is fitted on a calibration set of architectures: run a study (nbcap run) and read its report"
             )
-        if metric.kind == "curve" and cfg["train"]["epochs"] == 0:
+        if metric.kind == "curve" and cfg.train.epochs == 0:
             raise ValueError(
                 f"{name} needs training: set train.epochs >= 1 (or --epochs) or choose training-free metrics"
             )
         strategy = metric.needs.strategy
-        if strategy is not None and strategy not in cfg["train"]["strategies"]:
+        if strategy is not None and strategy not in cfg.train.strategies:
             raise ValueError(f"{name} needs train.strategies to include {strategy!r}")
 
 
-def provenance(cfg: dict, device: torch.device) -> dict:
+def provenance(cfg: StudyConfig, device: torch.device) -> dict:
     return {
         "package": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
-        "seed": cfg["run"]["seed"],
+        "seed": cfg.run.seed,
     }
 
 
 def evaluate_architecture(
-    arch: Arch | str | int, cfg: dict, data: TrainingData | None = None, names: list[str] | None = None
+    arch: Arch | str | int, cfg: StudyConfig, data: TrainingData | None = None, names: list[str] | None = None
 ) -> dict:
     """Score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`): the plain record.
 
@@ -136,7 +126,7 @@ def evaluate_architecture(
     }
     kinds = {n: metrics.get(n).kind for n in names}
     try:
-        device = resolve_device(cfg["run"]["device"]) if data is None else data.train.device
+        device = resolve_device(cfg.run.device) if data is None else data.train.device
         record["extra"]["device"] = str(device)
         if data is None and any(k in ("init", "curve") for k in kinds.values()):
             data = prepare_data(cfg, device)
@@ -157,7 +147,7 @@ def evaluate_architecture(
     return record
 
 
-def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list[str], record: dict) -> None:
+def _score_proxies(arch: Arch, cfg: StudyConfig, data: TrainingData | None, names: list[str], record: dict) -> None:
     """Zero-cost proxies on one shared initialisation and batch; a failing proxy is NaN with its reason."""
     if not names:
         return
@@ -166,10 +156,10 @@ def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list
     setup = zero_cost.make_setup(
         arch,
         data.train,
-        C=cfg["model"]["C"],
-        N=cfg["model"]["N"],
-        batch_size=cfg["proxies"]["batch_size"],
-        seed=cfg["run"]["seed"],
+        C=cfg.model.C,
+        N=cfg.model.N,
+        batch_size=cfg.proxies.batch_size,
+        seed=cfg.run.seed,
     )
     setup.compute(names)
     for name in names:
@@ -183,16 +173,16 @@ def _score_proxies(arch: Arch, cfg: dict, data: TrainingData | None, names: list
         record["extra"]["proxy_undefined"] = dict(setup.undefined)
 
 
-def _train_and_score(arch: Arch, cfg: dict, data: TrainingData, names: list[str], record: dict) -> None:
+def _train_and_score(arch: Arch, cfg: StudyConfig, data: TrainingData, names: list[str], record: dict) -> None:
     device = data.train.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(cfg["run"]["seed"])
+        torch.manual_seed(cfg.run.seed)
         net = build_network(
             arch,
-            C=cfg["model"]["C"],
-            N=cfg["model"]["N"],
+            C=cfg.model.C,
+            N=cfg.model.N,
             head="probe",
-            probe_widths=tuple(cfg["model"]["probe_widths"]),
+            probe_widths=tuple(cfg.model.probe_widths),
         ).to(device)
         result = train(net, data, train_config(cfg))
     kernel_start = time.perf_counter()
@@ -204,9 +194,7 @@ def _train_and_score(arch: Arch, cfg: dict, data: TrainingData, names: list[str]
             "valid_acc": result.valid_acc,
             "train_loss": result.train_loss,
             "epochs_completed": result.epochs_completed,
-            "beta_reasons": {
-                s: sorted({r for r in result.probe.beta(s).reasons if r}) for s in cfg["train"]["strategies"]
-            }
+            "beta_reasons": {s: sorted({r for r in result.probe.beta(s).reasons if r}) for s in cfg.train.strategies}
             if result.probe
             else {},
         }

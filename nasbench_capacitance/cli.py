@@ -22,12 +22,12 @@ def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
     )
 
 
-def _load(args: argparse.Namespace) -> dict:
+def _load(args: argparse.Namespace) -> config.StudyConfig:
     cfg = config.load(args.preset, args.config, args.overrides)
     if getattr(args, "workers", None):
-        cfg = config.merge(cfg, {"run": {"workers": args.workers}}, "--workers")
+        cfg = cfg.updated({"run": {"workers": args.workers}}, "--workers")
     if getattr(args, "ray", None):
-        cfg = config.merge(cfg, {"run": {"ray": args.ray}}, "--ray")
+        cfg = cfg.updated({"run": {"ray": args.ray}}, "--ray")
     return cfg
 
 
@@ -37,9 +37,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     print(
-        f"nbcap run: {cfg['sample']['archs'] if not cfg['sample']['indices'] else len(cfg['sample']['indices'])} "
-        f"architectures, C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, "
-        f"{cfg['train']['epochs']} epochs, target {cfg['ground_truth']['target']} -> {args.out}",
+        f"nbcap run: {cfg.sample.archs if not cfg.sample.indices else len(cfg.sample.indices)} "
+        f"architectures, C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, "
+        f"{cfg.train.epochs} epochs, target {cfg.ground_truth.target} -> {args.out}",
         file=sys.stderr,
     )
     try:
@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: finished architectures are saved; run the same command to resume", file=sys.stderr)
         return 130
-    write_report(args.out, settings={section: cfg[section] for section in config.REPORT_SECTIONS})
+    write_report(args.out, settings={section: cfg.as_dict()[section] for section in config.REPORT_SECTIONS})
     return 0
 
 
@@ -93,8 +93,8 @@ def cmd_space(args: argparse.Namespace) -> int:
     indices = parse_indices(args.indices)
     print(
         f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
-        f"C={cfg['model']['C']} N={cfg['model']['N']} {cfg['data']['resolution']}px, proxies' batch "
-        f"{cfg['proxies']['batch_size']}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
+        f"C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, proxies' batch "
+        f"{cfg.proxies.batch_size}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
         file=sys.stderr,
     )
     try:
@@ -112,14 +112,14 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     if args.epochs is not None:
-        cfg = config.merge(cfg, {"train": {"epochs": args.epochs}}, "--epochs")
+        cfg = cfg.updated({"train": {"epochs": args.epochs}}, "--epochs")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
     if names:
         for name in names:
             metrics.get(name)
         wanted = [s for s in (metrics.get(n).needs.strategy for n in names) if s is not None]
-        strategies = list(dict.fromkeys([*cfg["train"]["strategies"], *wanted]))
-        cfg = config.merge(cfg, {"train": {"strategies": strategies}}, "--metrics")
+        strategies = list(dict.fromkeys([*cfg.train.strategies, *wanted]))
+        cfg = cfg.updated({"train": {"strategies": strategies}}, "--metrics")
         check_producible(names, cfg)
     record = evaluate_architecture(space.Arch.parse(args.arch), cfg, names=names)
     errors = record.pop("extra", {}).get("proxy_errors")

@@ -1,17 +1,21 @@
 """Study configuration: packaged TOML presets, user TOML files and ``--set section.key=value`` overrides.
 
 Every key has a default here, so a typo or a value of the wrong type is an error that lists the
-valid keys. TOML has no null: ``0`` or ``""`` mean "not set" where the comment says so.
+valid keys. TOML has no null: ``0`` or ``""`` mean "not set" where the comment says so. What
+:func:`load` returns is typed: a frozen :class:`StudyConfig` of frozen sections, ``None`` for unset,
+tuples for lists; :meth:`StudyConfig.as_dict` gives the TOML form back (what a study stores).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.resources
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,6 +62,148 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "ray_gpus": 0.0,
     },  # ray: "" (no Ray) | local | auto | ray://host:port
 }
+
+
+class Section:
+    """A frozen config section; ``section["key"]`` reads like the TOML table it came from."""
+
+    UNSET: ClassVar[dict[str, Any]] = {}  # key -> the TOML value that means "not set" (None here)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    @classmethod
+    def from_toml(cls, values: dict[str, Any]) -> Any:
+        kwargs = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            value = values[f.name]
+            if f.name in cls.UNSET and value == cls.UNSET[f.name]:
+                value = None
+            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**kwargs)
+
+    def to_toml(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None:
+                value = self.UNSET[f.name]
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class SampleConfig(Section):
+    archs: int
+    unique: bool
+    indices: tuple[int | str, ...]  # an explicit list instead of a sample (indices or strings)
+
+
+@dataclass(frozen=True)
+class ModelConfig(Section):
+    C: int
+    N: int
+    probe_widths: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DataConfig(Section):
+    UNSET: ClassVar[dict[str, Any]] = {"train_images": 0, "valid_images": 0, "source": "", "data_root": ""}
+    split: str
+    resolution: int
+    train_images: int | None  # None: all
+    valid_images: int | None
+    source: str | None  # None: found under NBCAP_DATA
+    data_root: str | None
+
+
+@dataclass(frozen=True)
+class TrainSection(Section):
+    UNSET: ClassVar[dict[str, Any]] = {"snapshot_every_steps": 0}
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    eval_batch_size: int
+    probe_batch_size: int
+    strategies: tuple[str, ...]
+    snapshot_every_steps: int | None  # None: snapshots only at initialisation and epoch ends
+    channels_last: bool
+
+
+@dataclass(frozen=True)
+class GroundTruthConfig(Section):
+    UNSET: ClassVar[dict[str, Any]] = {"table": ""}
+    table: str | None  # None: NBCAP_DATA/nb201/nb201_merged.csv(.gz)
+    target: str
+
+
+@dataclass(frozen=True)
+class ProxiesConfig(Section):
+    names: tuple[str, ...]
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class EvaluationConfig(Section):
+    bootstrap: int
+    degenerate_below: float
+    calibration: float
+
+
+@dataclass(frozen=True)
+class RunConfig(Section):
+    UNSET: ClassVar[dict[str, Any]] = {"ray": ""}
+    seed: int
+    device: str
+    workers: int
+    ray: str | None  # None: no Ray
+    ray_cpus: float
+    ray_gpus: float
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole, validated configuration: one frozen section per TOML table."""
+
+    sample: SampleConfig
+    model: ModelConfig
+    data: DataConfig
+    train: TrainSection
+    ground_truth: GroundTruthConfig
+    proxies: ProxiesConfig
+    evaluation: EvaluationConfig
+    run: RunConfig
+    SECTIONS: ClassVar[dict[str, type[Section]]] = {
+        "sample": SampleConfig,
+        "model": ModelConfig,
+        "data": DataConfig,
+        "train": TrainSection,
+        "ground_truth": GroundTruthConfig,
+        "proxies": ProxiesConfig,
+        "evaluation": EvaluationConfig,
+        "run": RunConfig,
+    }
+
+    def __getitem__(self, section: str) -> Any:
+        return getattr(self, section)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, dict[str, Any]], origin: str = "configuration") -> StudyConfig:
+        """From the TOML form; missing sections and keys take their defaults, the rest is validated."""
+        cfg = merge(copy.deepcopy(DEFAULTS), values, origin)
+        validate(cfg)
+        return cls(**{name: section.from_toml(cfg[name]) for name, section in cls.SECTIONS.items()})
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """The TOML form (``0``/``""`` for unset, lists): what a study stores and hashes."""
+        return {name: getattr(self, name).to_toml() for name in self.SECTIONS}
+
+    def updated(self, update: dict[str, dict[str, Any]], origin: str) -> StudyConfig:
+        """A copy with ``update`` (TOML form) applied and validated."""
+        return StudyConfig.from_dict(merge(self.as_dict(), update, origin), origin)
 
 
 REPORT_SECTIONS = ("ground_truth", "evaluation")  # read by the report only: changing them never retrains
@@ -137,7 +283,7 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 
 
-def load(preset: str | None = None, path: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
+def load(preset: str | None = None, path: str | Path | None = None, overrides: Sequence[str] = ()) -> StudyConfig:
     """Defaults <- preset (default ``quick``, unless a file is given) <- file <- overrides, validated."""
     cfg = copy.deepcopy(DEFAULTS)
     if preset or not path:
@@ -147,8 +293,7 @@ def load(preset: str | None = None, path: str | Path | None = None, overrides: S
         cfg = merge(cfg, read_toml(path), str(path))
     for text in overrides:
         cfg = merge(cfg, parse_override(text), f"--set {text}")
-    validate(cfg)
-    return cfg
+    return StudyConfig.from_dict(cfg)
 
 
 def validate(cfg: dict) -> None:

@@ -24,9 +24,9 @@ from .store import ResultStore, load_records
 SUBSETS = ("all", "non-degenerate")
 
 
-def ground_truth_for(cfg: dict) -> GroundTruth:
-    table = cfg["ground_truth"]["table"] or paths.ground_truth_table(cfg["data"]["data_root"] or None)
-    return GroundTruth.from_table(table, target=cfg["ground_truth"]["target"])
+def ground_truth_for(cfg: config.StudyConfig) -> GroundTruth:
+    table = cfg.ground_truth.table or paths.ground_truth_table(cfg.data.data_root)
+    return GroundTruth.from_table(table, target=cfg.ground_truth.target)
 
 
 def score_matrix(records: list[dict]) -> dict[tuple[str, str], np.ndarray]:
@@ -133,15 +133,14 @@ def write_report(
     if not db.is_file():
         raise FileNotFoundError(f"{db} not found: run `nbcap run --out {out}` first")
     run, records = load_records(db)
-    cfg = {**run["config"], **config.report_settings({**run["config"], **(settings or {})}, overrides)}
+    stored = {**run["config"], **config.report_settings({**run["config"], **(settings or {})}, overrides)}
+    cfg = config.StudyConfig.from_dict(stored, f"the study in {db}")
     if not records:
         raise LookupError(f"{db} holds no records yet")
     gt = ground_truth_for(cfg)
     truth = gt.accuracies([r["index"] for r in records])
-    ev = cfg["evaluation"]
-    rows = correlation_rows(
-        records, truth, ev["bootstrap"], ev["degenerate_below"], ev["calibration"], cfg["run"]["seed"]
-    )
+    ev = cfg.evaluation
+    rows = correlation_rows(records, truth, ev.bootstrap, ev.degenerate_below, ev.calibration, cfg.run.seed)
     with ResultStore(db) as store:
         store.export_csv(run["run_id"], out / "records.csv")
     write_rows(out / "correlations.csv", rows)
@@ -149,7 +148,7 @@ def write_report(
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     meta = {
-        "config": cfg,
+        "config": cfg.as_dict(),
         "provenance": run["provenance"],
         "ground_truth": gt.provenance(),
         "statuses": statuses,

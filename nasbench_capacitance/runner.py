@@ -7,7 +7,6 @@ skipped, none is lost or stored twice.
 
 from __future__ import annotations
 
-import copy
 import json
 import multiprocessing
 import os
@@ -21,8 +20,7 @@ import torch
 
 from . import paths, space
 from .architecture import evaluate_architecture, prepare_data, provenance, resolve_device
-from .config import REPORT_SECTIONS
-from .config import merge as config_merge
+from .config import REPORT_SECTIONS, StudyConfig
 from .data import TrainingData
 from .progress import Progress
 from .store import ResultStore
@@ -31,17 +29,17 @@ DB_NAME = "results.db"
 EXECUTION_KEYS = ("workers", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
 
 
-def sample(cfg: dict) -> list[int]:
-    s = cfg["sample"]
-    if s["indices"]:
-        return [space.Arch.parse(i).index for i in s["indices"]]
-    return space.sample_indices(s["archs"], seed=cfg["run"]["seed"], unique=s["unique"])
+def sample(cfg: StudyConfig) -> list[int]:
+    s = cfg.sample
+    if s.indices:
+        return [space.Arch.parse(i).index for i in s.indices]
+    return space.sample_indices(s.archs, seed=cfg.run.seed, unique=s.unique)
 
 
-def run_identity(cfg: dict) -> dict:
+def run_identity(cfg: StudyConfig) -> dict:
     """The part of the config that defines the records: not how they were computed (workers, Ray), nor how
     they are evaluated (ground truth, statistics), so changing either resumes the same run."""
-    identity = {section: values for section, values in copy.deepcopy(cfg).items() if section not in REPORT_SECTIONS}
+    identity = {section: values for section, values in cfg.as_dict().items() if section not in REPORT_SECTIONS}
     for key in EXECUTION_KEYS:
         identity["run"].pop(key, None)
     return identity
@@ -50,28 +48,31 @@ def run_identity(cfg: dict) -> dict:
 _WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared data of the configuration it serves
 
 
-def worker_data(cfg: dict) -> TrainingData:
+def worker_data(cfg: StudyConfig) -> TrainingData:
     """The configuration's training data, prepared once per process and reused by every task it runs."""
-    key = json.dumps(
-        [cfg["data"], cfg["run"]["device"], cfg["run"]["seed"], cfg["train"]["channels_last"]], sort_keys=True
-    )
+    key = json.dumps([cfg.as_dict()["data"], cfg.run.device, cfg.run.seed, cfg.train.channels_last], sort_keys=True)
     if key not in _WORKER_DATA:
         _WORKER_DATA.clear()
-        _WORKER_DATA[key] = prepare_data(cfg, resolve_device(cfg["run"]["device"]))
+        _WORKER_DATA[key] = prepare_data(cfg, resolve_device(cfg.run.device))
     return _WORKER_DATA[key]
 
 
-def _evaluate_in_worker(index: int, cfg: dict, threads: int) -> list[dict]:
+def _evaluate_in_worker(index: int, cfg: StudyConfig, threads: int) -> list[dict]:
     """One architecture in a pool or Ray worker process."""
     torch.set_num_threads(threads)
     return [evaluate_architecture(index, cfg, worker_data(cfg))]
 
 
-Task = Callable[[Any, dict, int], list[dict]]  # (task, cfg, torch threads) -> records, run in a worker
+Task = Callable[[Any, StudyConfig, int], list[dict]]  # (task, cfg, torch threads) -> records, run in a worker
 
 
 def execute(
-    function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO, in_flight: int = 0
+    function: Task,
+    tasks: Iterable[Any],
+    cfg: StudyConfig,
+    write: Callable[[dict], None],
+    stream: TextIO,
+    in_flight: int = 0,
 ) -> None:
     """Run ``function`` over ``tasks`` here, in a process pool (``run.workers``) or on Ray (``run.ray``),
     handing every record to ``write`` in this process, the only writer.
@@ -79,9 +80,9 @@ def execute(
     At most ``in_flight`` tasks (default: twice the workers) are submitted at a time, so a long stream
     of tasks (the whole space) never sits in memory at once.
     """
-    if cfg["run"]["ray"]:
+    if cfg.run.ray:
         _map_on_ray(function, tasks, cfg, write, stream, in_flight)
-    elif cfg["run"]["workers"] == 1:
+    elif cfg.run.workers == 1:
         for task in tasks:
             for record in function(task, cfg, torch.get_num_threads()):
                 write(record)
@@ -105,9 +106,9 @@ def _bounded(
 
 
 def _map_in_pool(
-    function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], in_flight: int
+    function: Task, tasks: Iterable[Any], cfg: StudyConfig, write: Callable[[dict], None], in_flight: int
 ) -> None:
-    workers = cfg["run"]["workers"]
+    workers = cfg.run.workers
     threads = max(1, (os.cpu_count() or 1) // workers)  # oversubscribed OpenMP threads slow everything down
     context = multiprocessing.get_context("spawn")  # no forked torch state
 
@@ -124,7 +125,7 @@ def _map_in_pool(
                 write(record)
 
 
-def _on_ray_node(function: Task, task: Any, cfg: dict, threads: int) -> list[dict]:
+def _on_ray_node(function: Task, task: Any, cfg: StudyConfig, threads: int) -> list[dict]:
     """``function`` in a Ray worker; each record notes the node that computed it."""
     import ray
 
@@ -136,7 +137,12 @@ def _on_ray_node(function: Task, task: Any, cfg: dict, threads: int) -> list[dic
 
 
 def _map_on_ray(
-    function: Task, tasks: Iterable[Any], cfg: dict, write: Callable[[dict], None], stream: TextIO, in_flight: int
+    function: Task,
+    tasks: Iterable[Any],
+    cfg: StudyConfig,
+    write: Callable[[dict], None],
+    stream: TextIO,
+    in_flight: int,
 ) -> None:
     """Tasks on Ray (``run.ray_cpus`` CPUs and ``run.ray_gpus`` GPUs each); this process writes.
 
@@ -146,7 +152,7 @@ def _map_on_ray(
         import ray
     except ImportError:
         raise RuntimeError("run.ray needs Ray: pip install 'nasbench_capacitance[ray]' (or pip install ray)") from None
-    address = cfg["run"]["ray"]
+    address = cfg.run.ray
     env = {k: os.environ[k] for k in (paths.DATA_ENV, paths.CACHE_ENV) if k in os.environ}
     started_here = address == "local"
     try:
@@ -162,10 +168,10 @@ def _map_on_ray(
             f"no Ray cluster at {address!r} ({exc}); start one with `ray start --head`, "
             "or use --ray local to start Ray on this machine only"
         ) from None
-    run = cfg["run"]
-    remote = ray.remote(num_cpus=run["ray_cpus"], num_gpus=run["ray_gpus"])(_on_ray_node)
-    threads = max(1, int(run["ray_cpus"]))
-    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // run["ray_cpus"]))
+    run = cfg.run
+    remote = ray.remote(num_cpus=run.ray_cpus, num_gpus=run.ray_gpus)(_on_ray_node)
+    threads = max(1, int(run.ray_cpus))
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // run.ray_cpus))
 
     def wait_one(pending: set) -> tuple[Any, set]:
         done, rest = ray.wait(list(pending), num_returns=1)
@@ -196,7 +202,10 @@ def _map_on_ray(
 
 
 def run_study(
-    cfg: dict, out_dir: str | os.PathLike, stream: TextIO | None = None, on_record: Callable[[dict], None] | None = None
+    cfg: StudyConfig,
+    out_dir: str | os.PathLike,
+    stream: TextIO | None = None,
+    on_record: Callable[[dict], None] | None = None,
 ) -> Path:
     """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there.
 
@@ -205,7 +214,7 @@ def run_study(
     stream = stream if stream is not None else sys.stderr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg["run"]["device"])
+    device = resolve_device(cfg.run.device)
     indices = sample(cfg)
     with ResultStore(out / DB_NAME) as store:
         run_id = store.start_run(run_identity(cfg), provenance(cfg, device))
@@ -225,7 +234,7 @@ def run_study(
 
         if not todo:
             return out
-        if len(todo) == 1 and not cfg["run"]["ray"]:
-            cfg = config_merge(cfg, {"run": {"workers": 1}}, "one architecture")
+        if len(todo) == 1 and not cfg.run.ray:
+            cfg = cfg.updated({"run": {"workers": 1}}, "one architecture")
         execute(_evaluate_in_worker, todo, cfg, write, stream)
     return out

@@ -26,6 +26,7 @@ import torch
 
 from . import metrics, space
 from .architecture import evaluate_architecture, provenance, resolve_device
+from .config import StudyConfig
 from .metrics.zero_cost import PROXIES
 from .progress import Progress
 from .runner import DB_NAME, execute, worker_data
@@ -91,7 +92,7 @@ def representatives() -> np.ndarray:
     return out
 
 
-def identity(cfg: dict, names: list[str], iso_copy: bool) -> dict:
+def identity(cfg: StudyConfig, names: list[str], iso_copy: bool) -> dict:
     """What defines a scoring's records: the network, the data, the proxies' batch, the seed, the metrics.
 
     The index range and how it runs (workers, Ray) are not part of it, so a scoring may be extended
@@ -99,10 +100,10 @@ def identity(cfg: dict, names: list[str], iso_copy: bool) -> dict:
     """
     return {
         "kind": KIND,
-        "model": {k: cfg["model"][k] for k in ("C", "N")},
-        "data": cfg["data"],
-        "proxies": {"batch_size": cfg["proxies"]["batch_size"]},
-        "seed": cfg["run"]["seed"],
+        "model": {"C": cfg.model.C, "N": cfg.model.N},
+        "data": cfg.as_dict()["data"],
+        "proxies": {"batch_size": cfg.proxies.batch_size},
+        "seed": cfg.run.seed,
         "metrics": sorted(names),
         "iso_copy": iso_copy,
     }
@@ -141,7 +142,7 @@ def tasks(todo: list[int], names: list[str], iso_copy: bool, size: int = 0) -> I
         yield Task(tuple(batch), tuple(names), True)
 
 
-def score_cells(task: Task, cfg: dict, threads: int) -> list[dict]:
+def score_cells(task: Task, cfg: StudyConfig, threads: int) -> list[dict]:
     """The records of one task's cells (run in a worker): every metric scored, or copied in its class."""
     torch.set_num_threads(threads)
     data = worker_data(cfg) if any(metrics.get(n).kind == "init" for n in task.names) else None
@@ -192,7 +193,7 @@ def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
 
 
 def score_space(
-    cfg: dict,
+    cfg: StudyConfig,
     out_dir: str | os.PathLike,
     names: Iterable[str] | None = None,
     indices: Iterable[int] | None = None,
@@ -209,7 +210,7 @@ def score_space(
     wanted = list(indices) if indices is not None else list(range(space.NUM_ARCHS))
     out = Path(out_dir)
     study = identity(cfg, chosen, iso_copy)
-    device = resolve_device(cfg["run"]["device"])
+    device = resolve_device(cfg.run.device)
     out.mkdir(parents=True, exist_ok=True)
     with ResultStore(out / DB_NAME) as store:
         check_study(store, study, out)
