@@ -5,11 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # A CPU build of torch that installs from local disk on the project's machines; override for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
-NBCAP_DATA ?= $(abspath ../shared)
+# The team's machines keep the data beside the checkout; anywhere else the repository's data/ folder.
+NBCAP_DATA ?= $(if $(wildcard ../shared/cifar10),$(abspath ../shared),$(abspath data))
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup lint test demo figures bench baselines space-reference check-params clean
+.PHONY: setup data lint test demo figures bench baselines space-reference check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed
+
+# CIFAR-10 from its official location into $(NBCAP_DATA)/cifar10 (checksum verified), decoded into the cache.
+data: setup
+	$(BIN)/nbcap data --download
 
 # Formatting, lint and types first (seconds), then the test suite.
 lint: setup

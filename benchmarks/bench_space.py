@@ -28,18 +28,17 @@ from nasbench_capacitance.config import StudyConfig
 from nasbench_capacitance.metrics import cost, zero_cost
 
 
+def _setup(arch: space.Arch, cfg: StudyConfig, images) -> zero_cost.ProxySetup:
+    return zero_cost.make_setup(
+        arch, images, C=cfg.model.C, N=cfg.model.N, batch_size=cfg.proxies.batch_size, seed=cfg.run.seed
+    )
+
+
 def per_copy(arch: space.Arch, cfg: StudyConfig, images, names: list[str]) -> tuple[dict, dict, float]:
     start = time.perf_counter()
     cost._count(arch)  # the meta-device count per cell that params and flops made before
     seconds = {"params+flops": time.perf_counter() - start}
-    setup = zero_cost.make_setup(
-        arch,
-        images,
-        C=cfg.model.C,
-        N=cfg.model.N,
-        batch_size=cfg.proxies.batch_size,
-        seed=cfg.run.seed,
-    )
+    setup = _setup(arch, cfg, images)
     values = {}
     for name in names:
         begin = time.perf_counter()
@@ -53,14 +52,7 @@ def shared(arch: space.Arch, cfg: StudyConfig, images, names: list[str]) -> tupl
     start = time.perf_counter()
     cost.nb201_costs(arch)
     seconds = {"params+flops": time.perf_counter() - start}
-    setup = zero_cost.make_setup(
-        arch,
-        images,
-        C=cfg.model.C,
-        N=cfg.model.N,
-        batch_size=cfg.proxies.batch_size,
-        seed=cfg.run.seed,
-    )
+    setup = _setup(arch, cfg, images)
     scores = metrics.score(names, None, arch, setup)
     seconds.update(setup.timings)
     return {n: v["0"] for n, v in scores.items()}, seconds, time.perf_counter() - start

@@ -42,11 +42,12 @@ def train_config(cfg: StudyConfig) -> TrainConfig:
     return TrainConfig(**{name: getattr(cfg.train, name) for name in shared}, seed=cfg.run.seed)
 
 
-def prepare_data(cfg: StudyConfig, device: torch.device) -> TrainingData:
+def prepare_data(cfg: StudyConfig, device: torch.device | str | None = None) -> TrainingData:
+    """The configuration's data on ``device`` (default: ``run.device``), to share across evaluations."""
     d = cfg.data
     return prepare(
         d.split,
-        device=device,
+        device=resolve_device(str(device) if device is not None else cfg.run.device),
         resolution=d.resolution,
         train_subset=d.train_images,
         valid_subset=d.valid_images,

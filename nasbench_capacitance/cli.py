@@ -22,6 +22,16 @@ def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
     )
 
 
+def _execution_args(p: argparse.ArgumentParser, items: str) -> None:
+    p.add_argument("--workers", type=int, help=f"evaluate {items} in N processes")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help=f"evaluate {items} on Ray: local (start one here), auto (the running cluster) or ray://host:port; "
+        "CPUs/GPUs per task: --set run.ray_cpus=... run.ray_gpus=...",
+    )
+
+
 def _load(args: argparse.Namespace) -> config.StudyConfig:
     cfg = config.load(args.preset, args.config, args.overrides)
     if getattr(args, "workers", None):
@@ -158,13 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train and score a sample of NB201, compare with the benchmark")
     _config_args(p, f"a packaged configuration (default {config.DEFAULT_PRESET} unless --config is given)")
     p.add_argument("--out", required=True, metavar="DIR", help="study directory; the same DIR resumes")
-    p.add_argument("--workers", type=int, help="evaluate architectures in N processes")
-    p.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="evaluate on Ray: local (start one here), auto (the running "
-        "cluster) or ray://host:port; CPUs/GPUs per architecture: --set run.ray_cpus=... run.ray_gpus=...",
-    )
+    _execution_args(p, "architectures")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("space", help="score every NB201 cell (or a range) with training-free metrics; resumable")
     _config_args(p, f"network and data setting (default {config.DEFAULT_PRESET})")
@@ -177,10 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="score one cell per isomorphism class for the metrics "
         "that depend only on the computed function, copy them to the class's other cells",
     )
-    p.add_argument("--workers", type=int, help="score cells in N processes")
-    p.add_argument(
-        "--ray", metavar="ADDRESS", help="score on Ray: local, auto (the running cluster) or ray://host:port"
-    )
+    _execution_args(p, "cells")
     p.add_argument("--no-figures", action="store_true")
     p.add_argument(
         "--report-set",

@@ -2,46 +2,28 @@
 
 import csv
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
+from helpers import kill_midway, records_per_index
 
 from nasbench_capacitance import cli, config
 
 NBCAP = [sys.executable, "-m", "nasbench_capacitance.cli"]
 
 
-def count_records(db):
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_killed_run_resumes_without_losing_or_duplicating(tmp_path, nb201_table):
     out = tmp_path / "study"
     cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while count_records(out / "results.db") < 2 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = count_records(out / "results.db")
+    killed_at = kill_midway(cmd, out / "results.db", after=2)
     assert 1 <= killed_at < 6, "the run should be killed midway"
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"resuming: {killed_at} of 6" in done.stderr
-    with sqlite3.connect(out / "results.db") as conn:
-        rows = conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall()
-    assert len(rows) == 6 and all(n == 1 for _, n in rows)
+    counts = records_per_index(out / "results.db")
+    assert len(counts) == 6 and all(n == 1 for n in counts.values())
     for name in (
         "records.csv",
         "correlations.csv",

@@ -2,14 +2,13 @@
 
 import csv
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from helpers import kill_midway, records_per_index
 
 from nasbench_capacitance import cli, config, ranking, space
 from nasbench_capacitance.metrics import cost
@@ -89,14 +88,6 @@ def test_iso_copy_scores_one_cell_per_class_and_copies_only_invariant_metrics(tm
     assert sorted(i for t in tasks(members, names, True, size=2) for i in t.indices) == members
 
 
-def count_records(db):
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_table):
     out = tmp_path / "space"
     cmd = NBCAP + [
@@ -110,20 +101,13 @@ def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_ta
         str(out),
         "--no-figures",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while count_records(out / "results.db") < 20 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = count_records(out / "results.db")
+    killed_at = kill_midway(cmd, out / "results.db", after=20)
     assert 1 <= killed_at < 60, "the scoring should be killed midway"
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"resuming: {killed_at} of 60 cells" in done.stderr
-    with sqlite3.connect(out / "results.db") as conn:
-        rows = conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall()
-    assert sorted(i for i, _ in rows) == list(range(60)) and all(n == 1 for _, n in rows)
+    counts = records_per_index(out / "results.db")
+    assert sorted(counts) == list(range(60)) and all(n == 1 for n in counts.values())
     # a further range extends the same scoring
     more = subprocess.run(
         NBCAP

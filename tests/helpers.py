@@ -1,0 +1,33 @@
+"""Helpers shared by the tests that drive the command line in a subprocess."""
+
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+
+def count_records(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kill_midway(cmd: list[str], db: Path, after: int, timeout: float = 120) -> int:
+    """Start ``cmd``, SIGKILL it once ``db`` holds at least ``after`` records; how many it held then."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + timeout
+    while count_records(db) < after and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return count_records(db)
+
+
+def records_per_index(db: Path) -> dict[int, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT arch_index, COUNT(*) FROM records GROUP BY arch_index").fetchall())
