@@ -12,7 +12,6 @@ import math
 import platform
 import time
 import traceback
-from typing import Any
 
 import torch
 
@@ -21,6 +20,7 @@ from .config import StudyConfig
 from .data import TrainingData, prepare
 from .metrics import zero_cost
 from .model import build_network
+from .records import Record
 from .space import Arch
 from .training import TrainConfig, train
 
@@ -103,7 +103,7 @@ def provenance(cfg: StudyConfig, device: torch.device) -> dict:
 
 def evaluate_architecture(
     arch: Arch | str | int, cfg: StudyConfig, data: TrainingData | None = None, names: list[str] | None = None
-) -> dict:
+) -> Record:
     """Score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`): the plain record.
 
     Zero-cost proxies run on the initialised network (linear head) first, then the network with the
@@ -116,15 +116,7 @@ def evaluate_architecture(
     names = metric_names(cfg) if names is None else list(names)
     check_producible(names, cfg)
     start = time.perf_counter()
-    record: dict[str, Any] = {
-        "index": arch.index,
-        "arch_str": arch.to_string(),
-        "status": "failed",
-        "reason": None,
-        "metrics": {},
-        "timings": {},
-        "extra": {},
-    }
+    record = Record(arch.index, arch.to_string())
     kinds = {n: metrics.get(n).kind for n in names}
     try:
         device = resolve_device(cfg.run.device) if data is None else data.train.device
@@ -148,7 +140,7 @@ def evaluate_architecture(
     return record
 
 
-def _score_proxies(arch: Arch, cfg: StudyConfig, data: TrainingData | None, names: list[str], record: dict) -> None:
+def _score_proxies(arch: Arch, cfg: StudyConfig, data: TrainingData | None, names: list[str], record: Record) -> None:
     """Zero-cost proxies on one shared initialisation and batch; a failing proxy is NaN with its reason."""
     if not names:
         return
@@ -174,7 +166,7 @@ def _score_proxies(arch: Arch, cfg: StudyConfig, data: TrainingData | None, name
         record["extra"]["proxy_undefined"] = dict(setup.undefined)
 
 
-def _train_and_score(arch: Arch, cfg: StudyConfig, data: TrainingData, names: list[str], record: dict) -> None:
+def _train_and_score(arch: Arch, cfg: StudyConfig, data: TrainingData, names: list[str], record: Record) -> None:
     device = data.train.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.run.seed)

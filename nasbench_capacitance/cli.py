@@ -132,11 +132,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         cfg = cfg.updated({"train": {"strategies": strategies}}, "--metrics")
         check_producible(names, cfg)
     record = evaluate_architecture(space.Arch.parse(args.arch), cfg, names=names)
-    errors = record.pop("extra", {}).get("proxy_errors")
-    if errors:
-        record["errors"] = errors
-    print(to_json(record, indent=None if args.json else 1))
-    return 0 if record["status"] == "ok" else 1
+    printed = {k: v for k, v in record.as_dict().items() if k != "extra"}
+    if record.extra.get("proxy_errors"):
+        printed["errors"] = record.extra["proxy_errors"]
+    print(to_json(printed, indent=None if args.json else 1))
+    return 0 if record.status == "ok" else 1
 
 
 def cmd_data(args: argparse.Namespace) -> int:

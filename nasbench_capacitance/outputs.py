@@ -4,6 +4,7 @@ so every value reads back in any reader."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -17,6 +18,8 @@ def _clean(value: Any) -> Any:
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _clean(dataclasses.asdict(value))
     if hasattr(value, "item") and callable(value.item):  # numpy and torch scalars
         return _clean(value.item())
     return value

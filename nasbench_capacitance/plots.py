@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .metrics import REGISTRY, capacitance_metrics  # noqa: E402
+from .records import Record
 
 
-def _beta_metrics(records: list[dict]) -> list[str]:
+def _beta_metrics(records: list[Record]) -> list[str]:
     return capacitance_metrics({m for r in records for m in r["metrics"]})
 
 
@@ -22,7 +23,7 @@ def _beta_title(name: str) -> str:
     return f"β_eff, strategy {REGISTRY[name].needs.strategy}"
 
 
-def beta_vs_accuracy(path: Path, records: list[dict], truth: np.ndarray, target: str) -> None:
+def beta_vs_accuracy(path: Path, records: list[Record], truth: np.ndarray, target: str) -> None:
     names = _beta_metrics(records)
     fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.5 * max(1, len(names)), 4), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -115,7 +116,7 @@ def tau_training_free(path: Path, rows: list[dict]) -> None:
     plt.close(fig)
 
 
-def beta_trajectories(path: Path, records: list[dict], truth: np.ndarray) -> None:
+def beta_trajectories(path: Path, records: list[Record], truth: np.ndarray) -> None:
     """β_eff against epoch, one line per architecture coloured by its ground-truth accuracy (log scale:
     β_eff spans orders of magnitude across cells at initialisation)."""
     names = _beta_metrics(records)
@@ -142,7 +143,7 @@ def beta_trajectories(path: Path, records: list[dict], truth: np.ndarray) -> Non
     plt.close(fig)
 
 
-def write_all(out: Path, records: list[dict], truth: np.ndarray, rows: list[dict], target: str) -> list[Path]:
+def write_all(out: Path, records: list[Record], truth: np.ndarray, rows: list[dict], target: str) -> list[Path]:
     paths = [
         out / "beta_vs_accuracy.png",
         out / "tau_vs_epoch.png",

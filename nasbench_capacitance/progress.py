@@ -6,6 +6,8 @@ import math
 import time
 from typing import TextIO
 
+from .records import Record
+
 
 class Progress:
     """A one-line progress bar with rate and ETA on a terminal; otherwise a line per item, or per
@@ -16,7 +18,7 @@ class Progress:
         self.new, self.start, self.last = 0, time.perf_counter(), -math.inf
         self.tty = hasattr(stream, "isatty") and stream.isatty()
 
-    def update(self, record: dict) -> None:
+    def update(self, record: Record) -> None:
         self.done += 1
         self.new += 1
         now = time.perf_counter()

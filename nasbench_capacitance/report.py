@@ -18,6 +18,7 @@ from . import config, metrics, paths, ranking
 from .benchmark import GroundTruth
 from .metrics import calibrated
 from .outputs import to_json, write_rows
+from .records import Record
 from .runner import DB_NAME
 from .store import ResultStore, load_records
 
@@ -29,7 +30,7 @@ def ground_truth_for(cfg: config.StudyConfig) -> GroundTruth:
     return GroundTruth.from_table(table, target=cfg.ground_truth.target)
 
 
-def score_matrix(records: list[dict]) -> dict[tuple[str, str], np.ndarray]:
+def score_matrix(records: list[Record]) -> dict[tuple[str, str], np.ndarray]:
     """{(metric, epoch): scores aligned with ``records``} (NaN where a record has no value)."""
     keys = sorted(
         {(m, e) for r in records for m, by_epoch in r["metrics"].items() for e in by_epoch},
@@ -43,7 +44,7 @@ def _kind(metric: str) -> str:
 
 
 def correlation_rows(
-    records: list[dict],
+    records: list[Record],
     truth: np.ndarray,
     resamples: int,
     degenerate_below: float,

@@ -23,6 +23,7 @@ from .architecture import evaluate_architecture, prepare_data, provenance, resol
 from .config import REPORT_SECTIONS, StudyConfig
 from .data import TrainingData
 from .progress import Progress
+from .records import Record
 from .store import ResultStore
 
 DB_NAME = "results.db"
@@ -57,20 +58,20 @@ def worker_data(cfg: StudyConfig) -> TrainingData:
     return _WORKER_DATA[key]
 
 
-def _evaluate_in_worker(index: int, cfg: StudyConfig, threads: int) -> list[dict]:
+def _evaluate_in_worker(index: int, cfg: StudyConfig, threads: int) -> list[Record]:
     """One architecture in a pool or Ray worker process."""
     torch.set_num_threads(threads)
     return [evaluate_architecture(index, cfg, worker_data(cfg))]
 
 
-Task = Callable[[Any, StudyConfig, int], list[dict]]  # (task, cfg, torch threads) -> records, run in a worker
+Task = Callable[[Any, StudyConfig, int], list[Record]]  # (task, cfg, torch threads) -> records, run in a worker
 
 
 def execute(
     function: Task,
     tasks: Iterable[Any],
     cfg: StudyConfig,
-    write: Callable[[dict], None],
+    write: Callable[[Record], None],
     stream: TextIO,
     in_flight: int = 0,
 ) -> None:
@@ -106,7 +107,7 @@ def _bounded(
 
 
 def _map_in_pool(
-    function: Task, tasks: Iterable[Any], cfg: StudyConfig, write: Callable[[dict], None], in_flight: int
+    function: Task, tasks: Iterable[Any], cfg: StudyConfig, write: Callable[[Record], None], in_flight: int
 ) -> None:
     workers = cfg.run.workers
     threads = max(1, (os.cpu_count() or 1) // workers)  # oversubscribed OpenMP threads slow everything down
@@ -125,14 +126,14 @@ def _map_in_pool(
                 write(record)
 
 
-def _on_ray_node(function: Task, task: Any, cfg: StudyConfig, threads: int) -> list[dict]:
+def _on_ray_node(function: Task, task: Any, cfg: StudyConfig, threads: int) -> list[Record]:
     """``function`` in a Ray worker; each record notes the node that computed it."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
     records = function(task, cfg, threads)
     for record in records:
-        record.setdefault("extra", {})["ray_node"] = node
+        record["extra"]["ray_node"] = node
     return records
 
 
@@ -140,7 +141,7 @@ def _map_on_ray(
     function: Task,
     tasks: Iterable[Any],
     cfg: StudyConfig,
-    write: Callable[[dict], None],
+    write: Callable[[Record], None],
     stream: TextIO,
     in_flight: int,
 ) -> None:
@@ -205,7 +206,7 @@ def run_study(
     cfg: StudyConfig,
     out_dir: str | os.PathLike,
     stream: TextIO | None = None,
-    on_record: Callable[[dict], None] | None = None,
+    on_record: Callable[[Record], None] | None = None,
 ) -> Path:
     """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there.
 
@@ -226,7 +227,7 @@ def run_study(
                 f"resuming: {len(indices) - len(todo)} of {len(indices)} architectures already in {out / DB_NAME}\n"
             )
 
-        def write(record: dict) -> None:
+        def write(record: Record) -> None:
             store.add_record(run_id, record)
             progress.update(record)
             if on_record:

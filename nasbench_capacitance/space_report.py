@@ -18,6 +18,7 @@ import numpy as np
 from . import metrics, paths, ranking
 from .benchmark import STANDARD_TARGETS, GroundTruth, GroundTruthError
 from .outputs import to_json, write_rows
+from .records import Record
 from .runner import DB_NAME
 from .space_scoring import is_space_study, representatives
 from .store import load_records
@@ -45,14 +46,14 @@ def standard_targets(table: Path) -> list[GroundTruth]:
     return found
 
 
-def score_columns(records: list[dict]) -> dict[str, np.ndarray]:
+def score_columns(records: list[Record]) -> dict[str, np.ndarray]:
     """{metric: scores aligned with ``records``}, in registry order."""
     present = {m for r in records for m in r["metrics"]}
     names = [m for m in metrics.REGISTRY if m in present]
     return {m: np.array([r["metrics"].get(m, {}).get("0", math.nan) for r in records], dtype=float) for m in names}
 
 
-def write_space_csv(path: Path, records: list[dict], columns: dict[str, np.ndarray]) -> Path:
+def write_space_csv(path: Path, records: list[Record], columns: dict[str, np.ndarray]) -> Path:
     """One row per cell: index, string, class representative, every metric, seconds per metric, copies."""
     reps = representatives()
     timed = [m for m in columns if any(f"zc_{m}" in r["timings"] for r in records)]

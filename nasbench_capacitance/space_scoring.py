@@ -29,6 +29,7 @@ from .architecture import evaluate_architecture, provenance, resolve_device
 from .config import StudyConfig
 from .metrics.zero_cost import PROXIES
 from .progress import Progress
+from .records import Record
 from .runner import DB_NAME, execute, worker_data
 from .store import ResultStore
 
@@ -142,7 +143,7 @@ def tasks(todo: list[int], names: list[str], iso_copy: bool, size: int = 0) -> I
         yield Task(tuple(batch), tuple(names), True)
 
 
-def score_cells(task: Task, cfg: StudyConfig, threads: int) -> list[dict]:
+def score_cells(task: Task, cfg: StudyConfig, threads: int) -> list[Record]:
     """The records of one task's cells (run in a worker): every metric scored, or copied in its class."""
     torch.set_num_threads(threads)
     data = worker_data(cfg) if any(metrics.get(n).kind == "init" for n in task.names) else None
@@ -151,7 +152,7 @@ def score_cells(task: Task, cfg: StudyConfig, threads: int) -> list[dict]:
     shared = [n for n in task.names if iso_invariant(n)]
     own = [n for n in task.names if not iso_invariant(n)]
     reps = representatives()
-    scored: dict[int, dict] = {}  # representative -> its record (invariant metrics at least)
+    scored: dict[int, Record] = {}  # representative -> its record (invariant metrics at least)
     records = []
     for index in task.indices:
         rep = int(reps[index])
@@ -165,7 +166,7 @@ def score_cells(task: Task, cfg: StudyConfig, threads: int) -> list[dict]:
     return records
 
 
-def _with_copies(record: dict, source: dict, names: list[str]) -> dict:
+def _with_copies(record: Record, source: Record, names: list[str]) -> Record:
     """``record`` completed with ``names`` copied from its class representative's record ``source``."""
     if not names:
         return record
@@ -221,7 +222,7 @@ def score_space(
             stream.write(f"resuming: {len(wanted) - len(todo)} of {len(wanted)} cells already in {out / DB_NAME}\n")
         progress = Progress(len(wanted), len(wanted) - len(todo), stream, unit="cell", every=30.0)
 
-        def write(record: dict) -> None:
+        def write(record: Record) -> None:
             store.add_record(run_id, record)
             progress.update(record)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .outputs import to_json
+from .records import Record
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -87,7 +88,7 @@ class ResultStore:
             {"run_id": r[0], "config": json.loads(r[1]), "provenance": json.loads(r[2]), "created": r[3]} for r in rows
         ]
 
-    def add_record(self, run_id: int, record: dict) -> bool:
+    def add_record(self, run_id: int, record: Record | dict) -> bool:
         """Store one architecture's record atomically; False (and nothing written) if it is already there."""
         with self._conn:
             cursor = self._conn.execute(
@@ -111,23 +112,14 @@ class ResultStore:
         """Indices already recorded for the run (whatever their status): skip these when resuming."""
         return {r[0] for r in self._conn.execute("SELECT arch_index FROM records WHERE run_id = ?", (run_id,))}
 
-    def records(self, run_id: int) -> list[dict]:
+    def records(self, run_id: int) -> list[Record]:
         rows = self._conn.execute(
             "SELECT arch_index, arch_str, status, reason, metrics, timings, extra FROM records WHERE run_id = ?"
             " ORDER BY arch_index",
             (run_id,),
         ).fetchall()
         return [
-            {
-                "index": r[0],
-                "arch_str": r[1],
-                "status": r[2],
-                "reason": r[3],
-                "metrics": _floats(json.loads(r[4])),
-                "timings": json.loads(r[5]),
-                "extra": json.loads(r[6]),
-            }
-            for r in rows
+            Record(r[0], r[1], r[2], r[3], _floats(json.loads(r[4])), json.loads(r[5]), json.loads(r[6])) for r in rows
         ]
 
     def export_csv(self, run_id: int, path: str | os.PathLike) -> Path:
@@ -176,7 +168,7 @@ def _metric_sort_key(column: str) -> tuple:
         return (name, math.inf, epoch)
 
 
-def load_records(path: str | os.PathLike, run_id: int | None = None) -> tuple[dict, list[dict]]:
+def load_records(path: str | os.PathLike, run_id: int | None = None) -> tuple[dict, list[Record]]:
     """(run, records) of a study file; the latest run unless ``run_id`` is given."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no results store at {path}")

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..records import Record
 from ..space import Arch
 from ..training import TrainResult
 
@@ -95,7 +96,7 @@ class Metric:
             raise ValueError(f"{self.name} is fitted on a calibration set of architectures: use its fit()")
         return {k: self.sign * v for k, v in self.raw(inputs).items()}
 
-    def fit(self, records: list[dict], accuracies: np.ndarray, budget: str, seed: int = 0) -> FittedPredictor:
+    def fit(self, records: list[Record], accuracies: np.ndarray, budget: str, seed: int = 0) -> FittedPredictor:
         """A ``calibrated`` predictor fitted at ``budget`` on records with known final accuracy."""
         from .calibrated import fit
 
@@ -126,8 +127,8 @@ def metric(
     reference: str = "",
     sign: int = +1,
     strategy: str | None = None,
-    features: Callable[[dict, str], Any] | None = None,
-    budgets: Callable[[list[dict]], list[str]] | None = None,
+    features: Callable[[Record, str], Any] | None = None,
+    budgets: Callable[[list[Record]], list[str]] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as metric ``name``: the one way a metric enters the registry.
 

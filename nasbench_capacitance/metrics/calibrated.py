@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..records import Record
 from . import REGISTRY, capacitance_metrics, get, metric
 
 MIN_CALIBRATION = 6  # fewer than this: not fitted (3-fold cross-validation needs 2 per fold for R²)
@@ -39,18 +40,18 @@ class Regressor(Protocol):
 class Calibrated:
     """What a calibrated predictor is fitted on, and how (registered with ``metrics.metric``)."""
 
-    features: Callable[[dict, str], np.ndarray | None]  # (record, epoch budget) -> feature vector, None if missing
-    budgets: Callable[[list[dict]], list[str]]  # the epoch budgets the records support
+    features: Callable[[Record, str], np.ndarray | None]  # (record, epoch budget) -> feature vector, None if missing
+    budgets: Callable[[list[Record]], list[str]]  # the epoch budgets the records support
     make_model: Callable[[np.ndarray, np.ndarray, int], Regressor]  # (x, y, seed) -> fitted model
 
 
-def _series(record: dict, metric: str, budget: str) -> list[float]:
+def _series(record: Record, metric: str, budget: str) -> list[float]:
     """The metric's values at every recorded epoch up to ``budget``, in epoch order."""
     values = record["metrics"].get(metric, {})
     return [values[e] for e in sorted(values, key=float) if float(e) <= float(budget)]
 
 
-def _epochs_of(records: list[dict], metric: str, minimum: float = 1) -> list[str]:
+def _epochs_of(records: list[Record], metric: str, minimum: float = 1) -> list[str]:
     epochs = {e for r in records for e in r["metrics"].get(metric, {})}
     return sorted((e for e in epochs if float(e) >= minimum and float(e).is_integer()), key=float)
 
@@ -67,11 +68,11 @@ def curve_features(curve: list[float]) -> np.ndarray | None:
     return np.array([f(p) for p in parts if len(p) for f in (np.mean, np.std)])
 
 
-def _lcsvr_features(record: dict, budget: str) -> np.ndarray | None:
+def _lcsvr_features(record: Record, budget: str) -> np.ndarray | None:
     return curve_features(_series(record, "val_acc", budget))
 
 
-def _curve_budgets(records: list[dict]) -> list[str]:
+def _curve_budgets(records: list[Record]) -> list[str]:
     return _epochs_of(records, "val_acc")
 
 
@@ -108,7 +109,7 @@ def _fit_lcsvr(x: np.ndarray, y: np.ndarray, seed: int) -> Regressor:
 # ----------------------------------------------------------------------------- β_eff ridge
 
 
-def beta_features(record: dict, budget: str) -> np.ndarray | None:
+def beta_features(record: Record, budget: str) -> np.ndarray | None:
     names = capacitance_metrics(record["metrics"])
     values = [v for m in names for v in _series(record, m, budget)]
     if not values or not np.isfinite(values).all():
@@ -116,7 +117,7 @@ def beta_features(record: dict, budget: str) -> np.ndarray | None:
     return np.asarray(values, dtype=float)
 
 
-def _beta_budgets(records: list[dict]) -> list[str]:
+def _beta_budgets(records: list[Record]) -> list[str]:
     names = capacitance_metrics({m for r in records for m in r["metrics"]})
     return _epochs_of(records, names[0], minimum=0) if names else []
 
@@ -149,7 +150,7 @@ class FittedPredictor:
     model: Regressor
     calibration_size: int
 
-    def predict(self, records: list[dict]) -> np.ndarray:
+    def predict(self, records: list[Record]) -> np.ndarray:
         spec = _spec(self.name)
         out = np.full(len(records), np.nan)
         rows = [(n, spec.features(r, self.budget)) for n, r in enumerate(records)]
@@ -167,7 +168,7 @@ def _spec(name: str) -> Calibrated:
     return spec
 
 
-def fit(name: str, records: list[dict], accuracies: np.ndarray, budget: str, seed: int = 0) -> FittedPredictor:
+def fit(name: str, records: list[Record], accuracies: np.ndarray, budget: str, seed: int = 0) -> FittedPredictor:
     """Fit ``name`` at ``budget`` on records with known final accuracy (NaN accuracies are skipped)."""
     spec = _spec(name)
     rows = [
@@ -196,7 +197,7 @@ def calibration_split(n: int, fraction: float, seed: int) -> np.ndarray | None:
 
 
 def held_out_scores(
-    records: list[dict], truth: np.ndarray, fraction: float, seed: int = 0
+    records: list[Record], truth: np.ndarray, fraction: float, seed: int = 0
 ) -> dict[tuple[str, str], tuple[np.ndarray, int]]:
     """{(name, budget): (predictions aligned with records, NaN on the calibration set; calibration size)}.
 
