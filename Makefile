@@ -21,7 +21,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 setup: $(VENV)/.installed
 
-# CIFAR-10 from its official location into $(NBCAP_DATA)/cifar10 (checksum verified), decoded into the cache.
+# CIFAR-10 from its official location into $(NBCAP_DATA)/cifar10 (checksum verified) unless a copy is
+# already there, then decoded into the cache once.
 data: setup
 	$(BIN)/nbcap data --download
 
@@ -31,10 +32,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: lint data
 	$(BIN)/python -m pytest -q
 
-demo: setup
+demo: data
 	$(BIN)/nbcap run --preset quick --out out/quick
 
 # The README's figures, from the demo's study (runs it first if needed; a finished one only re-reports).

@@ -153,8 +153,12 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.download:
         from .download import download_cifar10
 
-        path = download_cifar10(args.url, args.checksum, root)
-        print(f"CIFAR-10 archive ready (checksum verified): {path}")
+        present = [p for p in data.candidate_sources(root) if data._looks_usable(p)]
+        if present and args.url == paths.CIFAR10_URL:
+            print(f"CIFAR-10 already present: {present[0]} (nothing downloaded)")
+        else:
+            path = download_cifar10(args.url, args.checksum, root)
+            print(f"CIFAR-10 archive ready (checksum verified): {path}")
     if args.prepare or args.download:
         cifar = data.load_cifar10(data_root=root)
         print(f"CIFAR-10 cache ready: {len(cifar.train_x)} train + {len(cifar.test_x)} test images from {cifar.source}")

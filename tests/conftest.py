@@ -20,7 +20,7 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def nb201_table(data_root: Path) -> Path:
-    path = data_root / "nb201" / "nb201_merged.csv"
+    path = paths.ground_truth_table(data_root)
     if not path.is_file():
         pytest.fail(f"NB201 table not found at {path}: set NBCAP_DATA to the folder holding nb201/ and cifar10/")
     return path

@@ -164,3 +164,12 @@ def test_download_verifies_the_checksum_and_never_leaves_a_damaged_file(tmp_path
     with pytest.raises(data.DataError, match="could not download"):
         download_cifar10((tmp_path / "missing.tar.gz").as_uri(), good, root)
     assert cli.main(["data", "--data-root", str(root), "--download", "--url", url, "--checksum", "md5:0"]) == 2
+
+
+def test_make_data_keeps_a_copy_already_there(tmp_path, data_root, monkeypatch, capsys):
+    from nasbench_capacitance import cli
+
+    decoded = []
+    monkeypatch.setattr(data, "load_cifar10", lambda **kw: decoded.append(kw) or data.Cifar10(*[np.zeros(0)] * 4, "x"))
+    assert cli.main(["data", "--data-root", str(data_root), "--download"]) == 0
+    assert "already present" in capsys.readouterr().out and decoded == [{"data_root": data_root}]
