@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -23,13 +24,40 @@ def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
 
 
 def _execution_args(p: argparse.ArgumentParser, items: str) -> None:
-    p.add_argument("--workers", type=int, help=f"evaluate {items} in N processes")
+    p.add_argument("--workers", type=_positive, help=f"evaluate {items} in N processes")
     p.add_argument(
         "--ray",
         metavar="ADDRESS",
         help=f"evaluate {items} on Ray: local (start one here), auto (the running cluster) or ray://host:port; "
         "CPUs/GPUs per task: --set run.ray_cpus=... run.ray_gpus=...",
     )
+
+
+def _check_out(out: str) -> None:
+    """``--out`` must be a writable folder (made if missing) whose store, if any, opens; checked before any work."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise config.ConfigError(f"--out {out} is a file; give a folder for the study (it is made if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise config.ConfigError(f"cannot create --out {out} ({exc.strerror}); choose a writable folder") from None
+    from .runner import DB_NAME
+    from .store import ResultStore
+
+    if (path / DB_NAME).exists():
+        with ResultStore(path / DB_NAME):  # a damaged or foreign store is named now, before any work
+            pass
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1; got {text!r}")
+    return value
 
 
 def _load(args: argparse.Namespace) -> config.StudyConfig:
@@ -42,21 +70,19 @@ def _load(args: argparse.Namespace) -> config.StudyConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .report import ground_truth_for, write_report
     from .runner import run_study
 
     cfg = _load(args)
+    ground_truth_for(cfg)  # a wrong table or target is refused now, not after the whole sample has trained
+    _check_out(args.out)
     print(
         f"nbcap run: {cfg.sample.archs if not cfg.sample.indices else len(cfg.sample.indices)} "
         f"architectures, C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, "
         f"{cfg.train.epochs} epochs, target {cfg.ground_truth.target} -> {args.out}",
         file=sys.stderr,
     )
-    try:
-        run_study(cfg, args.out)
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished architectures are saved; run the same command to resume", file=sys.stderr)
-        return 130
+    run_study(cfg, args.out)
     write_report(args.out, settings={section: cfg.as_dict()[section] for section in config.REPORT_SECTIONS})
     return 0
 
@@ -101,17 +127,14 @@ def cmd_space(args: argparse.Namespace) -> int:
     cfg = _load(args)
     names = training_free_metrics(args.metrics.split(",") if args.metrics else None)
     indices = parse_indices(args.indices)
+    _check_out(args.out)
     print(
         f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
         f"C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, proxies' batch "
         f"{cfg.proxies.batch_size}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
         file=sys.stderr,
     )
-    try:
-        score_space(cfg, args.out, names, indices, iso_copy=args.iso_copy)
-    except KeyboardInterrupt:
-        print("\ninterrupted: finished cells are saved; run the same command to resume", file=sys.stderr)
-        return 130
+    score_space(cfg, args.out, names, indices, iso_copy=args.iso_copy)
     return _space_report(args.out, args.report_overrides, not args.no_figures)
 
 
@@ -227,10 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: finished work is kept
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print(
+            f"\nnbcap {args.command}: interrupted; finished work is saved, run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
     except (config.ConfigError, FileNotFoundError, LookupError, PermissionError, RuntimeError, ValueError) as exc:
         print(f"nbcap {args.command}: error: {exc}", file=sys.stderr)
         return 2

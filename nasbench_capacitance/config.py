@@ -206,6 +206,10 @@ class StudyConfig:
         return StudyConfig.from_dict(merge(self.as_dict(), update, origin), origin)
 
 
+SPLIT_SIZES = {  # images each split can give (training set, evaluation set)
+    "cifar10": {"train_images": 50000, "valid_images": 10000},
+    "cifar10-valid": {"train_images": 25000, "valid_images": 25000},
+}
 REPORT_SECTIONS = ("ground_truth", "evaluation")  # read by the report only: changing them never retrains
 
 
@@ -243,8 +247,13 @@ def merge(base: dict, update: dict, origin: str) -> dict:
     """``base`` updated by ``update``; unknown sections or keys and wrong types are errors."""
     out = copy.deepcopy(base)
     for section, values in update.items():
-        if section not in DEFAULTS or not isinstance(values, dict):
+        if section not in DEFAULTS:
             raise ConfigError(f"{origin}: unknown section {section!r}; valid keys: {_valid_keys()}")
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{origin}: {section} must be a table of keys ([{section}] in TOML), got {values!r}; "
+                f"its keys: {', '.join(f'{section}.{k}' for k in DEFAULTS[section])}"
+            )
         for key, value in values.items():
             if key not in DEFAULTS[section]:
                 raise ConfigError(f"{origin}: unknown key {section}.{key}; valid keys: {_valid_keys()}")
@@ -275,6 +284,8 @@ def preset_path(name: str) -> Path:
 
 def read_toml(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"--config {path} is a folder; give a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
@@ -304,9 +315,32 @@ def validate(cfg: dict) -> None:
         ("model", "N"),
         ("run", "workers"),
         ("proxies", "batch_size"),
+        ("train", "batch_size"),
+        ("train", "eval_batch_size"),
+        ("train", "probe_batch_size"),
     ):
         if cfg[section][key] < 1:
             raise ConfigError(f"{section}.{key} must be at least 1, got {cfg[section][key]}")
+    t = cfg["train"]
+    if t["lr"] <= 0 or t["weight_decay"] < 0 or not 0 <= t["momentum"] < 1:
+        raise ConfigError(
+            "train.lr must be > 0, train.weight_decay >= 0 and train.momentum in [0, 1); "
+            f"got {t['lr']}, {t['weight_decay']}, {t['momentum']}"
+        )
+    if t["snapshot_every_steps"] < 0:
+        raise ConfigError(
+            f"train.snapshot_every_steps must be 0 (epoch ends only) or more, got {t['snapshot_every_steps']}"
+        )
+    for key in ("train_images", "valid_images"):
+        limit = SPLIT_SIZES[cfg["data"]["split"]][key] if cfg["data"]["split"] in SPLIT_SIZES else None
+        value = cfg["data"][key]
+        if value < 0 or (limit is not None and value > limit):
+            raise ConfigError(
+                f"data.{key} must be between 0 (all) and {limit} for split {cfg['data']['split']!r}, got {value}"
+            )
+    ray = cfg["run"]["ray"]
+    if not (ray in ("", "local", "auto") or ray.startswith("ray://") or ("://" not in ray and ":" in ray)):
+        raise ConfigError(f"run.ray (--ray) must be local, auto, ray://HOST:PORT or HOST:PORT, got {ray!r}")
     if cfg["train"]["epochs"] < 0:
         raise ConfigError(f"train.epochs must be 0 (zero-cost proxies only) or more, got {cfg['train']['epochs']}")
     if cfg["run"]["ray_cpus"] <= 0 or cfg["run"]["ray_gpus"] < 0:

@@ -76,7 +76,7 @@ class Arch:
             return spec
         if isinstance(spec, (int, np.integer)):
             return arch_from_index(int(spec))
-        if isinstance(spec, str) and spec.strip().isdigit():
+        if isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
             return arch_from_index(int(spec))
         return cls.from_string(spec)
 

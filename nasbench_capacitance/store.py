@@ -53,15 +53,27 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(to_json(config, sort_keys=True).encode()).hexdigest()
 
 
+class StoreError(RuntimeError):
+    """A results store that cannot be opened as one: damaged, foreign or unwritable; never overwritten."""
+
+
 class ResultStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._conn:
-            self._conn.executescript(SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self._conn:
+                self._conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a results store this tool can open ({exc}): it is damaged, foreign or on a "
+                "read-only filesystem; it was left as it is. Move it away or choose another --out"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path.parent} ({exc.strerror}): choose a writable --out") from None
 
     def __enter__(self) -> ResultStore:
         return self

@@ -2,12 +2,14 @@
 
 import csv
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
-from helpers import kill_midway, records_per_index
+from helpers import count_records, kill_midway, records_per_index
 
 from nasbench_capacitance import cli, config
 
@@ -195,3 +197,64 @@ def test_ray_without_a_cluster_is_one_clear_error(tmp_path, capsys, monkeypatch)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "no Ray cluster at 'auto'" in err and "--ray local" in err and "Traceback" not in err
+
+
+BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must name)
+    (
+        ["run", "--preset", "smoke", "--set", "train.batch_size=0", "--out", "{tmp}/s"],
+        "train.batch_size must be at least 1",
+    ),
+    (["run", "--preset", "smoke", "--set", "train.lr=0", "--out", "{tmp}/s"], "train.lr must be > 0"),
+    (["run", "--preset", "smoke", "--set", "data.train_images=30000", "--out", "{tmp}/s"], "between 0 (all) and 25000"),
+    (["run", "--preset", "smoke", "--set", "data.valid_images=-5", "--out", "{tmp}/s"], "data.valid_images must be"),
+    (
+        ["run", "--preset", "smoke", "--set", "ground_truth.target=nope", "--out", "{tmp}/s"],
+        "unknown ground-truth target",
+    ),
+    (["run", "--preset", "smoke", "--ray", "bogus://x", "--out", "{tmp}/s"], "run.ray (--ray) must be local, auto"),
+    (["run", "--preset", "smoke", "--out", "{tmp}/file.txt"], "is a file; give a folder"),
+    (["run", "--preset", "smoke", "--config", "{tmp}", "--out", "{tmp}/s"], "is a folder; give a TOML file"),
+    (["run", "--config", "{tmp}/table.toml", "--out", "{tmp}/s"], "sample must be a table of keys"),
+    (["report", "{tmp}/damaged"], "is not a results store this tool can open"),
+    (["run", "--preset", "smoke", "--out", "{tmp}/damaged"], "left as it is"),
+    (["score", "-1", "--metrics", "params", "--epochs", "0"], "out of range 0..15624"),
+    (["score", "6111", "--metrics", "params", "--epochs", "-1"], "train.epochs must be 0"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_INPUTS)
+def test_bad_inputs_are_refused_before_any_work_with_the_fix(argv, message, tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("not a folder")
+    (tmp_path / "table.toml").write_text("sample = 3\n")
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "results.db").write_bytes(b"this is not an SQLite file" * 10)
+    before = (damaged / "results.db").read_bytes()
+    assert cli.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (damaged / "results.db").read_bytes() == before  # a damaged store is never overwritten
+    assert not (tmp_path / "s").exists()  # no litter from a refused invocation
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_workers_must_be_a_positive_count(workers, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--preset", "smoke", "--workers", workers, "--out", "x"])
+    assert exit_info.value.code == 2 and "at least 1" in capsys.readouterr().err
+
+
+def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_table):
+    out = tmp_path / "study"
+    cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while count_records(out / "results.db") < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "run the same command to resume" in err and "Traceback" not in err
+    kept = count_records(out / "results.db")
+    assert kept >= 1
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and f"resuming: {kept} of 6" in done.stderr
