@@ -24,7 +24,7 @@ from .config import REPORT_SECTIONS, StudyConfig
 from .data import TrainingData
 from .progress import Progress
 from .records import Record
-from .store import ResultStore
+from .store import ResultStore, exclusive_writer
 
 DB_NAME = "results.db"
 EXECUTION_KEYS = ("workers", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
@@ -217,7 +217,7 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.run.device)
     indices = sample(cfg)
-    with ResultStore(out / DB_NAME) as store:
+    with exclusive_writer(out / DB_NAME), ResultStore(out / DB_NAME) as store:
         run_id = store.start_run(run_identity(cfg), provenance(cfg, device))
         done = store.done(run_id)
         todo = [i for i in indices if i not in done]

@@ -31,7 +31,7 @@ from .metrics.zero_cost import PROXIES
 from .progress import Progress
 from .records import Record
 from .runner import DB_NAME, execute, worker_data
-from .store import ResultStore
+from .store import ResultStore, exclusive_writer
 
 KIND = "space"
 CELLS_PER_TASK = 16
@@ -213,7 +213,7 @@ def score_space(
     study = identity(cfg, chosen, iso_copy)
     device = resolve_device(cfg.run.device)
     out.mkdir(parents=True, exist_ok=True)
-    with ResultStore(out / DB_NAME) as store:
+    with exclusive_writer(out / DB_NAME), ResultStore(out / DB_NAME) as store:
         check_study(store, study, out)
         run_id = store.start_run(study, provenance(cfg, device))
         done = store.done(run_id)

@@ -12,14 +12,16 @@ A record is a plain dict: ``index``, ``arch_str``, ``status`` ("ok", "diverged",
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import hashlib
 import json
 import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,31 @@ def config_hash(config: dict) -> str:
 
 class StoreError(RuntimeError):
     """A results store that cannot be opened as one: damaged, foreign or unwritable; never overwritten."""
+
+
+@contextlib.contextmanager
+def exclusive_writer(path: str | os.PathLike) -> Iterator[None]:
+    """Hold the study's write lock (an OS lock on ``<store>.lock``, released when its holder exits or dies).
+
+    A second writer is refused with the holder's process id; readers (``nbcap report``) never take it.
+    """
+    lock = Path(str(path) + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise StoreError(
+                f"{path} is being written by another nbcap process (pid {holder}); wait for it to finish or "
+                "stop it (a stopped or killed run never blocks the next one), then run this command again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class ResultStore:

@@ -258,3 +258,21 @@ def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_tabl
     assert kept >= 1
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and f"resuming: {kept} of 6" in done.stderr
+
+
+def test_one_writer_per_study_and_readers_never_block(tmp_path, nb201_table):
+    out = tmp_path / "study"
+    cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while count_records(out / "results.db") < 1 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and f"another nbcap process (pid {first.pid})" in second.stderr
+    report = subprocess.run(NBCAP + ["report", str(out), "--no-figures"], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr  # a reader while the writer runs
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # a killed writer never blocks
+    assert resumed.returncode == 0 and "resuming:" in resumed.stderr
+    assert all(n == 1 for n in records_per_index(out / "results.db").values())
