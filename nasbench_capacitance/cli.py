@@ -82,8 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{cfg.train.epochs} epochs, target {cfg.ground_truth.target} -> {args.out}",
         file=sys.stderr,
     )
-    run_study(cfg, args.out)
-    write_report(args.out, settings={section: cfg.as_dict()[section] for section in config.REPORT_SECTIONS})
+    run_study(cfg, args.out)  # stores the run's report settings with the study
+    write_report(args.out)
     return 0
 
 

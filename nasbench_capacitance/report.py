@@ -124,9 +124,10 @@ def write_report(
 ) -> list[dict]:
     """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``.
 
-    The stored records are evaluated with the study's ``ground_truth``/``evaluation`` settings, or
-    ``settings`` (those sections, parsed), updated by ``overrides`` such as
-    ``ground_truth.target=c10_test_200``. The table goes to ``stream`` (default: ``sys.stdout``).
+    The stored records are evaluated with the ``ground_truth``/``evaluation`` settings the study was
+    run with (stored with it), or ``settings`` (those sections, parsed), updated by ``overrides`` such
+    as ``ground_truth.target=c10_test_200``, which the printout names. The table goes to ``stream``
+    (default: ``sys.stdout``).
     """
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
@@ -134,7 +135,10 @@ def write_report(
     if not db.is_file():
         raise FileNotFoundError(f"{db} not found: run `nbcap run --out {out}` first")
     run, records = load_records(db)
-    stored = {**run["config"], **config.report_settings({**run["config"], **(settings or {})}, overrides)}
+    with ResultStore(db) as store:
+        saved = store.report_settings(run["run_id"])
+    base = {**run["config"], **saved, **(settings or {})}
+    stored = {**run["config"], **config.report_settings(base, overrides)}
     cfg = config.StudyConfig.from_dict(stored, f"the study in {db}")
     if not records:
         raise LookupError(f"{db} holds no records yet")
@@ -160,6 +164,8 @@ def write_report(
         from . import plots
 
         plots.write_all(out, records, truth, rows, gt.target.label)
+    if overrides:
+        stream.write(f"report settings changed from the study's: {', '.join(overrides)}\n")
     stream.write(format_table(rows, gt.target.label, statuses) + "\n")
     failed = [r for r in records if r["status"] != "ok"]
     for r in failed:

@@ -219,6 +219,7 @@ def run_study(
     indices = sample(cfg)
     with exclusive_writer(out / DB_NAME), ResultStore(out / DB_NAME) as store:
         run_id = store.start_run(run_identity(cfg), provenance(cfg, device))
+        store.save_report_settings(run_id, {section: cfg.as_dict()[section] for section in REPORT_SECTIONS})
         done = store.done(run_id)
         todo = [i for i in indices if i not in done]
         progress = Progress(len(indices), len(indices) - len(todo), stream)

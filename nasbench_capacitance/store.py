@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS runs (
     provenance TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS report_settings (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(run_id),
+    settings TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS records (
     run_id INTEGER NOT NULL REFERENCES runs(run_id),
     arch_index INTEGER NOT NULL,
@@ -126,6 +130,19 @@ class ResultStore:
         return [
             {"run_id": r[0], "config": json.loads(r[1]), "provenance": json.loads(r[2]), "created": r[3]} for r in rows
         ]
+
+    def save_report_settings(self, run_id: int, settings: dict) -> None:
+        """The evaluation settings (ground truth, statistics) the run's report uses; the latest run wins."""
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO report_settings (run_id, settings) VALUES (?, ?)",
+                (run_id, to_json(settings, sort_keys=True)),
+            )
+
+    def report_settings(self, run_id: int) -> dict:
+        """What :meth:`save_report_settings` stored for the run (empty for studies made before it existed)."""
+        row = self._conn.execute("SELECT settings FROM report_settings WHERE run_id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def add_record(self, run_id: int, record: Record | dict) -> bool:
         """Store one architecture's record atomically; False (and nothing written) if it is already there."""

@@ -276,3 +276,21 @@ def test_one_writer_per_study_and_readers_never_block(tmp_path, nb201_table):
     resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # a killed writer never blocks
     assert resumed.returncode == 0 and "resuming:" in resumed.stderr
     assert all(n == 1 for n in records_per_index(out / "results.db").values())
+
+
+def test_report_reproduces_the_table_its_run_printed(tmp_path, nb201_table):
+    out = tmp_path / "study"
+    settings = ["--set", "ground_truth.target=c10_test_200", "--set", "evaluation.bootstrap=50"]
+    run = subprocess.run(
+        NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--set", "train.epochs=1", *settings,
+                 "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    again = subprocess.run(NBCAP + ["report", str(out), "--no-figures"], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout == run.stdout and "c10_test_200" in again.stdout
+    changed = subprocess.run(
+        NBCAP + ["report", str(out), "--no-figures", "--set", "ground_truth.target=c100_test_200"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "report settings changed from the study's: ground_truth.target=c100_test_200" in changed.stdout
