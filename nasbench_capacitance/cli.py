@@ -50,6 +50,16 @@ def _check_out(out: str) -> None:
             pass
 
 
+def _check_data(cfg: config.StudyConfig) -> None:
+    """CIFAR-10 must be findable before a study's store is created (no store left behind by a refusal)."""
+    from . import data
+
+    if cfg.data.source is None:
+        data.find_source(cfg.data.data_root)
+    elif not Path(cfg.data.source).exists():
+        raise config.ConfigError(f"data.source {cfg.data.source} not found; give an existing CIFAR-10 source")
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -75,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     ground_truth_for(cfg)  # a wrong table or target is refused now, not after the whole sample has trained
+    _check_data(cfg)
     _check_out(args.out)
     print(
         f"nbcap run: {cfg.sample.archs if not cfg.sample.indices else len(cfg.sample.indices)} "
@@ -122,11 +133,14 @@ def _space_report(out: str, overrides: list[str], figures: bool) -> int:
 
 
 def cmd_space(args: argparse.Namespace) -> int:
+    from . import metrics
     from .space_scoring import parse_indices, score_space, training_free_metrics
 
     cfg = _load(args)
     names = training_free_metrics(args.metrics.split(",") if args.metrics else None)
     indices = parse_indices(args.indices)
+    if any(metrics.get(n).needs.network for n in names):
+        _check_data(cfg)
     _check_out(args.out)
     print(
         f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "

@@ -84,8 +84,8 @@ def find_source(data_root: str | os.PathLike | None = None) -> Path:
     listed = "\n  ".join(str(p) for p in candidates)
     raise DataError(
         f"no CIFAR-10 found under data root {root}. Looked for:\n  {listed}\n"
-        f"Put one of them there, or set {paths.DATA_ENV} (or pass data_root / source) to the folder that holds "
-        "cifar10/."
+        f"Fetch it with `nbcap data --download`, put one of them there, or set {paths.DATA_ENV} (or pass data_root "
+        "/ source) to the folder that holds cifar10/."
     )
 
 

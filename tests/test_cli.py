@@ -219,20 +219,35 @@ BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must 
     (["run", "--preset", "smoke", "--out", "{tmp}/damaged"], "left as it is"),
     (["score", "-1", "--metrics", "params", "--epochs", "0"], "out of range 0..15624"),
     (["score", "6111", "--metrics", "params", "--epochs", "-1"], "train.epochs must be 0"),
+    (
+        [
+            "run",
+            "--preset",
+            "smoke",
+            "--set",
+            "data.data_root='{tmp}/nodata'",
+            "--set",
+            "ground_truth.table='{table}'",
+            "--out",
+            "{tmp}/s",
+        ],  # fmt: skip
+        "nbcap data --download",
+    ),
 ]
 
 
 @pytest.mark.parametrize("argv, message", BAD_INPUTS)
-def test_bad_inputs_are_refused_before_any_work_with_the_fix(argv, message, tmp_path, capsys):
+def test_bad_inputs_are_refused_before_any_work_with_the_fix(argv, message, tmp_path, capsys, nb201_table):
     (tmp_path / "file.txt").write_text("not a folder")
     (tmp_path / "table.toml").write_text("sample = 3\n")
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "results.db").write_bytes(b"this is not an SQLite file" * 10)
     before = (damaged / "results.db").read_bytes()
-    assert cli.main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    table = str(nb201_table)
+    assert cli.main([a.replace("{tmp}", str(tmp_path)).replace("{table}", table) for a in argv]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert message in err and "Traceback" not in err and err.startswith("nbcap ") and err.count("error:") == 1
     assert (damaged / "results.db").read_bytes() == before  # a damaged store is never overwritten
     assert not (tmp_path / "s").exists()  # no litter from a refused invocation
 
