@@ -17,12 +17,18 @@ def count_records(db: Path) -> int:
         return 0
 
 
-def kill_midway(cmd: list[str], db: Path, after: int, timeout: float = 120) -> int:
-    """Start ``cmd``, SIGKILL it once ``db`` holds at least ``after`` records; how many it held then."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def start_until(cmd: list[str], db: Path, after: int, timeout: float = 120) -> subprocess.Popen:
+    """Start ``cmd`` and return once ``db`` holds at least ``after`` records (or it ended, or time ran out)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + timeout
     while count_records(db) < after and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    return proc
+
+
+def kill_midway(cmd: list[str], db: Path, after: int, timeout: float = 120) -> int:
+    """Start ``cmd``, SIGKILL it once ``db`` holds at least ``after`` records; how many it held then."""
+    proc = start_until(cmd, db, after, timeout)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     return count_records(db)

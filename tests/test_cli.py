@@ -6,10 +6,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import count_records, kill_midway, records_per_index
+from helpers import count_records, kill_midway, records_per_index, start_until
 
 from nasbench_capacitance import cli, config
 
@@ -262,10 +261,7 @@ def test_workers_must_be_a_positive_count(workers, capsys):
 def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_table):
     out = tmp_path / "study"
     cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while count_records(out / "results.db") < 1 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    proc = start_until(cmd, out / "results.db", after=1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "run the same command to resume" in err and "Traceback" not in err
@@ -278,10 +274,7 @@ def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_tabl
 def test_one_writer_per_study_and_readers_never_block(tmp_path, nb201_table):
     out = tmp_path / "study"
     cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while count_records(out / "results.db") < 1 and time.time() < deadline and first.poll() is None:
-        time.sleep(0.05)
+    first = start_until(cmd, out / "results.db", after=1)
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert second.returncode == 2 and f"another nbcap process (pid {first.pid})" in second.stderr
     report = subprocess.run(NBCAP + ["report", str(out), "--no-figures"], capture_output=True, text=True, timeout=120)
