@@ -33,6 +33,12 @@ def _execution_args(p: argparse.ArgumentParser, items: str) -> None:
     )
 
 
+def _report_args(p: argparse.ArgumentParser, flag: str, dest: str, help: str) -> None:
+    """``--no-figures`` and the repeatable ``KEY=VALUE`` option that sets the report's settings."""
+    p.add_argument("--no-figures", action="store_true")
+    p.add_argument(flag, dest=dest, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def _check_out(out: str) -> None:
     """``--out`` must be a writable folder (made if missing) whose store, if any, opens; checked before any work."""
     path = Path(out)
@@ -223,26 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
         "that depend only on the computed function, copy them to the class's other cells",
     )
     _execution_args(p, "cells")
-    p.add_argument("--no-figures", action="store_true")
-    p.add_argument(
-        "--report-set",
-        dest="report_overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="ground_truth.table=FILE or evaluation.bootstrap=N for the report",
+    _report_args(
+        p, "--report-set", "report_overrides", "ground_truth.table=FILE or evaluation.bootstrap=N for the report"
     )
     p.set_defaults(func=cmd_space)
     p = sub.add_parser("report", help="rebuild tables and figures from a study directory")
     p.add_argument("dir")
-    p.add_argument("--no-figures", action="store_true")
-    p.add_argument(
+    _report_args(
+        p,
         "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="evaluate differently, e.g. --set ground_truth.target=c10_test_200 (ground_truth.*, evaluation.*)",
+        "overrides",
+        "evaluate differently, e.g. --set ground_truth.target=c10_test_200 (ground_truth.*, evaluation.*)",
     )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("score", help="train and score one architecture; print its record as JSON")
