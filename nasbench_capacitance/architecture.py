@@ -1,4 +1,4 @@
-"""Evaluate one architecture: costs, zero-cost proxies, training with the probe, every metric; one plain record.
+"""Evaluate one architecture: costs, zero-cost proxies, training with the probe, every metric; one Record.
 
 Everything else (runner, store, CLI, a NAS search using this as a proxy) is built around
 :func:`evaluate_architecture`. A failure inside (out of memory, a bug exposed by an odd cell) becomes
@@ -104,7 +104,7 @@ def provenance(cfg: StudyConfig, device: torch.device) -> dict:
 def evaluate_architecture(
     arch: Arch | str | int, cfg: StudyConfig, data: TrainingData | None = None, names: list[str] | None = None
 ) -> Record:
-    """Score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`): the plain record.
+    """Score one architecture under ``cfg`` (see :mod:`nasbench_capacitance.config`): its Record.
 
     Zero-cost proxies run on the initialised network (linear head) first, then the network with the
     capacitance probe trains for ``train.epochs`` and every curve metric reads the run. ``names``
