@@ -121,6 +121,7 @@ def evaluate_architecture(
     try:
         device = resolve_device(cfg.run.device) if data is None else data.train.device
         record["extra"]["device"] = str(device)
+        record["extra"]["threads"] = torch.get_num_threads()  # float sums, and so the last digits, depend on it
         if data is None and any(k in ("init", "curve") for k in kinds.values()):
             data = prepare_data(cfg, device)
         record["metrics"] = metrics.score([n for n in names if kinds[n] == "arch"], None, arch)

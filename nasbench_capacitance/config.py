@@ -57,6 +57,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "seed": 0,
         "device": "auto",
         "workers": 1,  # device: auto | cpu | cuda | cuda:N
+        "threads": 0,  # torch threads per architecture; 0: the cores shared out among the workers
         "ray": "",
         "ray_cpus": 1.0,
         "ray_gpus": 0.0,
@@ -159,6 +160,7 @@ class RunConfig(Section):
     seed: int
     device: str
     workers: int
+    threads: int  # torch threads per architecture; 0: cores // workers (Ray: ray_cpus)
     ray: str | None  # None: no Ray
     ray_cpus: float
     ray_gpus: float
@@ -341,6 +343,10 @@ def validate(cfg: dict) -> None:
     ray = cfg["run"]["ray"]
     if not (ray in ("", "local", "auto") or ray.startswith("ray://") or ("://" not in ray and ":" in ray)):
         raise ConfigError(f"run.ray (--ray) must be local, auto, ray://HOST:PORT or HOST:PORT, got {ray!r}")
+    if cfg["run"]["threads"] < 0:
+        raise ConfigError(
+            f"run.threads must be 0 (the cores shared out among the workers) or a thread count, got {cfg['run']['threads']}"
+        )
     if cfg["train"]["epochs"] < 0:
         raise ConfigError(f"train.epochs must be 0 (zero-cost proxies only) or more, got {cfg['train']['epochs']}")
     if cfg["run"]["ray_cpus"] <= 0 or cfg["run"]["ray_gpus"] < 0:

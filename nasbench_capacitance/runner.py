@@ -27,7 +27,7 @@ from .records import Record
 from .store import ResultStore, exclusive_writer
 
 DB_NAME = "results.db"
-EXECUTION_KEYS = ("workers", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
+EXECUTION_KEYS = ("workers", "threads", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
 
 
 def sample(cfg: StudyConfig) -> list[int]:
@@ -58,6 +58,11 @@ def worker_data(cfg: StudyConfig) -> TrainingData:
     return _WORKER_DATA[key]
 
 
+def threads_per_worker(cfg: StudyConfig) -> int:
+    """``run.threads``, or the cores shared out among the workers (oversubscribed OpenMP slows everything)."""
+    return cfg.run.threads or max(1, (os.cpu_count() or 1) // cfg.run.workers)
+
+
 def _evaluate_in_worker(index: int, cfg: StudyConfig, threads: int) -> list[Record]:
     """One architecture in a pool or Ray worker process."""
     torch.set_num_threads(threads)
@@ -84,8 +89,9 @@ def execute(
     if cfg.run.ray:
         _map_on_ray(function, tasks, cfg, write, stream, in_flight)
     elif cfg.run.workers == 1:
+        threads = cfg.run.threads or torch.get_num_threads()
         for task in tasks:
-            for record in function(task, cfg, torch.get_num_threads()):
+            for record in function(task, cfg, threads):
                 write(record)
     else:
         _map_in_pool(function, tasks, cfg, write, in_flight)
@@ -110,7 +116,7 @@ def _map_in_pool(
     function: Task, tasks: Iterable[Any], cfg: StudyConfig, write: Callable[[Record], None], in_flight: int
 ) -> None:
     workers = cfg.run.workers
-    threads = max(1, (os.cpu_count() or 1) // workers)  # oversubscribed OpenMP threads slow everything down
+    threads = threads_per_worker(cfg)
     context = multiprocessing.get_context("spawn")  # no forked torch state
 
     def wait_one(pending: set) -> tuple[Any, set]:
@@ -171,7 +177,7 @@ def _map_on_ray(
         ) from None
     run = cfg.run
     remote = ray.remote(num_cpus=run.ray_cpus, num_gpus=run.ray_gpus)(_on_ray_node)
-    threads = max(1, int(run.ray_cpus))
+    threads = run.threads or max(1, int(run.ray_cpus))
     slots = max(1, int(ray.cluster_resources().get("CPU", 1) // run.ray_cpus))
 
     def wait_one(pending: set) -> tuple[Any, set]:
@@ -200,6 +206,27 @@ def _map_on_ray(
             ray.cancel(ref)
         if started_here:
             ray.shutdown()
+
+
+def planned_threads(cfg: StudyConfig) -> int:
+    """The torch threads each architecture of this run will get."""
+    if cfg.run.threads:
+        return cfg.run.threads
+    if cfg.run.ray:
+        return max(1, int(cfg.run.ray_cpus))
+    return torch.get_num_threads() if cfg.run.workers == 1 else threads_per_worker(cfg)
+
+
+def _warn_if_threads_change(records: list[Record], cfg: StudyConfig, stream: TextIO) -> None:
+    """Say so when a resume would mix thread counts: records stay valid, but not bit-identical."""
+    stored = sorted({r["extra"]["threads"] for r in records if "threads" in r["extra"]})
+    planned = planned_threads(cfg)
+    if stored and stored != [planned]:
+        stream.write(
+            f"note: the stored records used {'/'.join(map(str, stored))} torch thread(s) per architecture, this run "
+            f"uses {planned}: scores may differ in the 4th-5th significant digit; --set run.threads={stored[0]} "
+            "keeps the study bit-identical\n"
+        )
 
 
 def run_study(
@@ -238,5 +265,7 @@ def run_study(
             return out
         if len(todo) == 1 and not cfg.run.ray:
             cfg = cfg.updated({"run": {"workers": 1}}, "one architecture")
+        if done:
+            _warn_if_threads_change(store.records(run_id), cfg, stream)
         execute(_evaluate_in_worker, todo, cfg, write, stream)
     return out

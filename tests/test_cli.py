@@ -120,17 +120,31 @@ def test_data_command_lists_what_it_looks_for(capsys, data_root):
     assert "[x]" in out and "cifar10-jpeg.tar.gz" in out and "nb201_merged.csv" in out
 
 
-def test_workers_store_every_architecture_once(tmp_path, nb201_table):
-    out = tmp_path / "pool"
-    done = subprocess.run(
-        NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--workers", "2", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    with sqlite3.connect(out / "results.db") as conn:
-        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT arch_index) FROM records").fetchone() == (4, 4)
+def test_workers_store_every_architecture_once_and_fixed_threads_make_them_bit_identical(tmp_path, nb201_table):
+    def run(out, *options):
+        cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--set", "run.threads=1", *options]
+        done = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        with sqlite3.connect(out / "results.db") as conn:
+            return conn.execute("SELECT arch_index, metrics, extra FROM records ORDER BY arch_index").fetchall()
+
+    pooled, alone = run(tmp_path / "pool", "--workers", "2"), run(tmp_path / "alone")
+    assert len({row[0] for row in pooled}) == 4
+    assert [row[:2] for row in pooled] == [row[:2] for row in alone]
+    assert all(json.loads(row[2])["threads"] == 1 for row in pooled + alone)
+
+
+def test_a_resume_with_another_thread_count_says_so():
+    from io import StringIO
+
+    from nasbench_capacitance import runner
+    from nasbench_capacitance.records import Record
+
+    stored = [Record(0, "x", extra={"threads": 2})]
+    for threads, warned in ((2, False), (1, True)):
+        stream = StringIO()
+        runner._warn_if_threads_change(stored, config.load("smoke", overrides=[f"run.threads={threads}"]), stream)
+        assert ("--set run.threads=2 keeps the study bit-identical" in stream.getvalue()) == warned
 
 
 def test_every_zero_cost_proxy_is_reachable_from_score(capsys):
