@@ -345,7 +345,8 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"run.ray (--ray) must be local, auto, ray://HOST:PORT or HOST:PORT, got {ray!r}")
     if cfg["run"]["threads"] < 0:
         raise ConfigError(
-            f"run.threads must be 0 (the cores shared out among the workers) or a thread count, got {cfg['run']['threads']}"
+            "run.threads must be 0 (the cores shared out among the workers) or a thread count, "
+            f"got {cfg['run']['threads']}"
         )
     if cfg["train"]["epochs"] < 0:
         raise ConfigError(f"train.epochs must be 0 (zero-cost proxies only) or more, got {cfg['train']['epochs']}")
