@@ -24,14 +24,12 @@ import torch
 from nasbench_capacitance import benchmark, data, metrics, paths, ranking, space
 from nasbench_capacitance.metrics import zero_cost
 
-NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 NASLIB_NAMES = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
 
 
 def naslib_arch(op_tuple: str) -> space.Arch:
-    """NASLib's op-index tuple (edges 0-1, 0-2, 0-3, 1-2, 1-3, 2-3) as an NB201 architecture."""
-    o = [NASLIB_OPS[int(k)] for k in op_tuple.strip("()").split(",")]
-    return space.Arch.from_string(f"|{o[0]}~0|+|{o[1]}~0|{o[3]}~1|+|{o[2]}~0|{o[4]}~1|{o[5]}~2|")
+    """NASLib's op-index tuple, written as a string in its JSON files, as an NB201 architecture."""
+    return space.Arch.from_naslib([int(k) for k in op_tuple.strip("()").split(",")])
 
 
 def main() -> None:

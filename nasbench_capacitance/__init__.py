@@ -5,7 +5,8 @@ The names below are the public API (README's examples use them); they load on fi
 (TinyNetwork), ``probe`` and ``capacitance`` (the probe head and the β_eff kernel), ``data``
 (CIFAR-10), ``benchmark`` (ground truth), ``training`` (few-epoch trainer), ``metrics`` (the
 predictor registry), ``ranking`` (rank statistics), ``store`` (SQLite results), ``runner`` and
-``report`` (studies), ``space_scoring`` and ``space_report`` (the whole space). Design: docs/.
+``report`` (studies), ``space_scoring`` and ``space_report`` (the whole space), ``scorer`` and
+``adapters`` (any metric as a NAS proxy), ``search`` (NAS on the simulated clock). Design: docs/.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ _EXPORTS = {
     "reference_table": "space_scoring",
     "write_space_report": "space_report",
     "ResultStore": "store",
+    "Scorer": "scorer",
+    "NaslibPredictor": "adapters",
+    "SimulatedAPI": "adapters",
+    "run_search_study": "search.experiment",
     "load_records": "store",
 }
 _RENAMED = {"load_config": "load"}

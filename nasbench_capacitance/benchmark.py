@@ -165,6 +165,29 @@ def _numeric(rows: list[dict[str, str]], column: str, path: Path) -> np.ndarray:
     return values
 
 
+def read_columns(path: str | os.PathLike, names: Iterable[str], purpose: str) -> dict[str, np.ndarray]:
+    """Numeric columns of a ground-truth table, each by NB201 index (NaN where a cell is absent).
+
+    ``purpose`` completes the error naming missing columns ("the search on cifar10 needs ...").
+    """
+    path = Path(path)
+    columns, rows = _read_table(path)
+    names = list(names)
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise GroundTruthError(
+            f"{purpose} needs column(s) {', '.join(missing)}, which {path} lacks; the shipped "
+            "data/nb201/nb201_merged.csv.gz has them"
+        )
+    indices = _numeric(rows, "index", path).astype(np.int64)
+    out = {}
+    for name in names:
+        full = np.full(NUM_ARCHS, np.nan)
+        full[indices] = _numeric(rows, name, path)
+        out[name] = full
+    return out
+
+
 class GroundTruth:
     """Accuracies of one explicit target, by NB201 index, with the table's provenance."""
 

@@ -39,7 +39,7 @@ def _report_args(p: argparse.ArgumentParser, flag: str, dest: str, help: str) ->
     p.add_argument(flag, dest=dest, action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
-def _check_out(out: str) -> None:
+def _check_out(out: str, search: bool = False) -> None:
     """``--out`` must be a writable folder (made if missing) whose store, if any, opens; checked before any work."""
     path = Path(out)
     if path.exists() and not path.is_dir():
@@ -49,10 +49,13 @@ def _check_out(out: str) -> None:
     except OSError as exc:
         raise config.ConfigError(f"cannot create --out {out} ({exc.strerror}); choose a writable folder") from None
     from .runner import DB_NAME
+    from .search.study import DB_NAME as SEARCH_DB
+    from .search.study import SearchStore
     from .store import ResultStore
 
-    if (path / DB_NAME).exists():
-        with ResultStore(path / DB_NAME):  # a damaged or foreign store is named now, before any work
+    db, opener = (path / SEARCH_DB, SearchStore) if search else (path / DB_NAME, ResultStore)
+    if db.exists():
+        with opener(db):  # a damaged or foreign store is named now, before any work
             pass
 
 
@@ -72,7 +75,7 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1; got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1; got {text!r}")
     return value
 
 
@@ -182,6 +185,67 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0 if record.status == "ok" else 1
 
 
+def _names(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _search_params(texts: list[str]) -> dict[str, list]:
+    """``--param cells=10,100`` -> ``{"cells": [10, 100]}`` (numbers where they parse)."""
+    params: dict[str, list] = {}
+    for text in texts:
+        key, sep, values = (part.strip() for part in text.partition("="))
+        if not sep or not key or not values:
+            raise config.ConfigError(f"--param {text}: expected NAME=VALUE[,VALUE...], e.g. --param cells=10,100")
+        params[key] = [_number(v) for v in _names(values)]
+    return params
+
+
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _budgets(text: str) -> list[float]:
+    try:
+        budgets = [float(b) for b in _names(text)]
+    except ValueError:
+        budgets = []
+    if not budgets or min(budgets) <= 0:
+        raise config.ConfigError(
+            f"--budget {text}: give positive simulated seconds (evaluations off CIFAR-10), "
+            "e.g. --budget 1000,3000,12000"
+        )
+    return budgets
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .search.experiment import plan_search
+
+    cfg = (
+        config.load(args.preset, args.config, args.overrides) if args.preset or args.config or args.overrides else None
+    )
+    if args.pool and cfg is not None:
+        raise config.ConfigError("--pool scores with the pool study's own configuration: drop --preset/--config/--set")
+    plan = plan_search(
+        _names(args.algorithm),
+        _names(args.proxy),
+        _budgets(args.budget),
+        args.seeds,
+        dataset=args.dataset,
+        params=_search_params(args.params),
+        config=cfg,
+        pool=args.pool,
+        table=args.table,
+    )
+    _check_out(args.out, search=True)
+    plan.run(args.out)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from . import data
 
@@ -249,6 +313,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object on one line")
     _config_args(p, "configuration for training (default quick)")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("search", help="NAS with a proxy on NB201's simulated clock (NATS-Bench protocol); resumable")
+    p.add_argument("--algorithm", required=True, help="comma-separated: random, rea, warmup, moves, proxy, predictor")
+    p.add_argument("--proxy", help="comma-separated metrics guiding warmup/moves/proxy/predictor (e.g. nwot)")
+    p.add_argument(
+        "--budget",
+        required=True,
+        help="comma-separated simulated budgets: seconds on cifar10, evaluations on cifar100 and ImageNet16-120",
+    )
+    p.add_argument("--seeds", type=_positive, default=100, help="searches per setting, seeds 0..N-1 (default 100)")
+    p.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100 or ImageNet16-120")
+    p.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=V[,V]",
+        help="an algorithm parameter, e.g. cells=10,100 or warmup=3000 (a list runs each; repeatable)",
+    )
+    p.add_argument("--pool", metavar="DIR", help="search only the cells a study (nbcap run) scored; random/proxy")
+    p.add_argument("--table", metavar="FILE", help="NB201 table with 12-epoch signals and costs (default: found)")
+    _config_args(p, "how the proxy is scored when it is not read from the whole-space table (default quick)")
+    p.add_argument("--out", required=True, metavar="DIR", help="search directory; the same DIR resumes")
+    p.set_defaults(func=cmd_search)
     p = sub.add_parser("data", help="where datasets and ground truth are looked for; --prepare builds the cache")
     p.add_argument("--data-root", help=f"instead of ${'NBCAP_DATA'}")
     p.add_argument("--prepare", action="store_true", help="decode CIFAR-10 into the uint8 cache now")

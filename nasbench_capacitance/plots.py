@@ -238,3 +238,35 @@ def write_space(
     space_tau_heatmap(paths[1], correlations, note)
     space_top_k(paths[2], columns, truth[target], target)
     return paths
+
+
+def search_curves(
+    path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], optimum: float, title: str, unit: str
+) -> None:
+    """Test accuracy of the returned cell against the simulated clock: mean over seeds, 95% CI band."""
+    fig, (ax, regret) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for label, (grid, values) in curves.items():
+        started = np.isfinite(values).mean(axis=0) >= 0.5  # drawn where most seeds have returned a cell
+        if not started.any():
+            continue
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(values[:, started], axis=0)
+            n = np.isfinite(values[:, started]).sum(axis=0)
+            half = 1.96 * np.nanstd(values[:, started], axis=0, ddof=1) / np.sqrt(n)
+        x = grid[started]
+        (line,) = ax.plot(x, mean, label=label, lw=1.4)
+        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.2, lw=0)
+        regret.plot(x, optimum - mean, color=line.get_color(), lw=1.4)
+    ax.axhline(optimum, color="k", ls="--", lw=1, label=f"optimum {optimum:.2f}")
+    ax.set_ylabel("test accuracy of the returned cell (%)")
+    regret.set_ylabel("regret to the optimum (points)")
+    regret.set_yscale("log")
+    for a in (ax, regret):
+        a.set_xscale("log")
+        a.set_xlabel(f"simulated clock ({'seconds' if unit == 's' else 'evaluations'})")
+        a.grid(alpha=0.3, which="both")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,10 @@ EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3
 NUM_ARCHS = len(OPS) ** len(EDGES)  # 15,625
 
 _ORDER_FILE = "nb201_index_order.bin"
+
+# NASLib numbers the operations in another order and walks the edges as 0-1, 0-2, 0-3, 1-2, 1-3, 2-3.
+NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+_NASLIB_EDGE_OF: tuple[int, ...] = (0, 1, 3, 2, 4, 5)  # our edge e is NASLib's edge _NASLIB_EDGE_OF[e]
 
 
 @dataclass(frozen=True)
@@ -70,15 +76,48 @@ class Arch:
         return cls(tuple(ops))
 
     @classmethod
-    def parse(cls, spec: str | int | Arch) -> Arch:
-        """An ``Arch`` from an architecture string, an official index, or an index written as a string."""
+    def parse(cls, spec: Any) -> Arch:
+        """An ``Arch`` from whatever names a cell in the tools NAS users hold.
+
+        Accepted: an ``Arch``; an NB201 string; an official index (int, or digits in a string); a
+        NASLib op-index sequence of 6 ints (:meth:`from_naslib`); a NASLib graph (``get_op_indices()``)
+        or an xautodl ``Structure`` (``tostr()``).
+        """
         if isinstance(spec, Arch):
             return spec
-        if isinstance(spec, (int, np.integer)):
+        if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
             return arch_from_index(int(spec))
-        if isinstance(spec, str) and spec.strip().lstrip("-").isdigit():
-            return arch_from_index(int(spec))
-        return cls.from_string(spec)
+        if isinstance(spec, str):
+            return arch_from_index(int(spec)) if spec.strip().lstrip("-").isdigit() else cls.from_string(spec)
+        if isinstance(spec, (tuple, list, np.ndarray)):
+            return cls.from_naslib(spec)
+        if callable(getattr(spec, "get_op_indices", None)):
+            return cls.from_naslib(spec.get_op_indices())
+        if callable(getattr(spec, "tostr", None)):
+            return cls.from_string(spec.tostr())
+        raise ValueError(
+            f"cannot read an NB201 cell from {type(spec).__name__}: give an NB201 string, an index, a NASLib "
+            "op-index tuple or an object with tostr() (xautodl Structure)"
+        )
+
+    @classmethod
+    def from_naslib(cls, op_indices: Sequence[Any] | np.ndarray) -> Arch:
+        """A cell from NASLib's op-index tuple (``graph.get_op_indices()``; ops in :data:`NASLIB_OPS` order)."""
+        values = list(op_indices)
+        if len(values) != len(EDGES) or not all(
+            isinstance(v, (int, np.integer)) and 0 <= v < len(NASLIB_OPS) for v in values
+        ):
+            raise ValueError(
+                f"a NASLib NB201 op-index tuple has {len(EDGES)} ints in 0..{len(NASLIB_OPS) - 1}, got {op_indices!r}"
+            )
+        return cls(tuple(NASLIB_OPS[int(values[_NASLIB_EDGE_OF[e]])] for e in range(len(EDGES))))
+
+    def to_naslib(self) -> tuple[int, ...]:
+        """NASLib's op-index tuple of this cell (the inverse of :meth:`from_naslib`)."""
+        out = [0] * len(EDGES)
+        for e, op in enumerate(self.ops):
+            out[_NASLIB_EDGE_OF[e]] = NASLIB_OPS.index(op)
+        return tuple(out)
 
     def to_string(self) -> str:
         parts, e = [], 0
@@ -165,6 +204,24 @@ def arch_from_index(index: int) -> Arch:
     if not 0 <= int(index) < NUM_ARCHS:
         raise ValueError(f"NB201 index {index} out of range 0..{NUM_ARCHS - 1}")
     return Arch.from_code(int(_index_to_code()[int(index)]))
+
+
+@functools.lru_cache(maxsize=1)
+def neighbour_indices() -> np.ndarray:
+    """``(15625, 24)``: row i holds the official indices of the cells one edit away from cell i.
+
+    Column ``4 * e + k`` changes edge ``e`` to the ``k``-th other operation; this is the mutation of
+    regularized evolution and the move set of proxy-guided search.
+    """
+    codes = _index_to_code()
+    out = np.empty((NUM_ARCHS, len(EDGES) * (len(OPS) - 1)), dtype=np.int64)
+    for e in range(len(EDGES)):
+        place = len(OPS) ** (len(EDGES) - 1 - e)
+        digit = (codes // place) % len(OPS)
+        for k in range(1, len(OPS)):
+            changed = codes + (((digit + k) % len(OPS)) - digit) * place
+            out[:, 4 * e + k - 1] = _code_to_index()[changed]
+    return out
 
 
 def all_archs() -> list[Arch]:

@@ -1,0 +1,272 @@
+"""The plug-in face: any registered metric as a proxy a NAS algorithm can call, with its cost counted.
+
+A :class:`Scorer` is built once (a preset or configuration and one metric), prepares the data once,
+and scores cells by whatever name the caller holds them (see :meth:`Arch.parse`). Scores are cached
+per cell; with ``store=DIR`` they also persist in a results store that ``nbcap run`` writes and reads
+too, so a study of the same configuration serves a search and the other way round.
+
+Where a score comes from (``source``):
+
+- ``"table"``: the shipped whole-space table (:func:`space_scoring.reference_table`), for the arch and
+  zero-cost metrics, when the configuration's network, data, proxy batch and seed are the ones that
+  table was made with (the ``quick`` preset); the seconds charged are those the table measured.
+- ``"live"``: computed here by :func:`evaluate_architecture`; the seconds charged are measured.
+- ``"auto"`` (default): the table where it applies, live otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import config as config_module
+from . import metrics
+from .metrics import Needs
+from .records import Record
+from .space import Arch
+
+SOURCES = ("auto", "table", "live")
+TABLE_PRESET = "quick"  # the configuration the shipped whole-space table was scored with
+TABLE_DEVICE = "cpu, 1 thread per cell (the machine that made the shipped whole-space table)"
+
+
+@dataclass
+class Cost:
+    """What scoring has cost so far: cells actually scored (cache misses) and the seconds charged."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    last: float = 0.0  # seconds charged by the latest cache miss
+    device: str = ""
+
+    def charge(self, seconds: float) -> None:
+        self.calls += 1
+        self.seconds += seconds
+        self.last = seconds
+
+
+class Scorer:
+    """One metric as a proxy: ``score(arch) -> float`` (higher is better), ``query(archs) -> array``.
+
+    ``metric`` is any registered metric (``metrics.available()``). ``budget`` picks the training
+    budget of a trained metric (epochs; default: the configuration's last epoch), ignored by the
+    training-free ones. A ``calibrated`` metric (``beta_ridge``, ``lcsvr``) must first be
+    :meth:`fit` on architectures with known accuracy.
+    """
+
+    def __init__(
+        self,
+        metric: str,
+        preset: str | None = "quick",
+        *,
+        config: config_module.StudyConfig | None = None,
+        overrides: tuple[str, ...] | list[str] = (),
+        source: str = "auto",
+        store: str | os.PathLike | None = None,
+        budget: str | float | None = None,
+        table: str | os.PathLike | None = None,
+    ):
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        self.metric = metrics.get(metric)
+        self.config = config if config is not None else config_module.load(preset, overrides=overrides)
+        self.budget = self._budget(budget)
+        self.source = self._source(source, table)
+        self._table = _table_column(self.metric.name, table) if self.source == "table" else None
+        self._db = Path(store) / "results.db" if store is not None else None
+        self._data: Any = None
+        self._records: dict[int, Record] = {}
+        self._on_disk: dict[int, Record] | None = None  # the store's records, read once
+        self._scores: dict[int, float] = {}
+        self._seconds: dict[int, float] = {}
+        self._fitted: Any = None
+        self.cost = Cost(device=TABLE_DEVICE if self.source == "table" else "")
+
+    # ------------------------------------------------------------------ what it needs
+
+    @property
+    def name(self) -> str:
+        return self.metric.name
+
+    @property
+    def needs(self) -> Needs:
+        """What scoring consumes: a training run, a calibration set (NASLib's ``get_data_reqs`` in our words)."""
+        return self.metric.needs
+
+    def get_data_reqs(self) -> dict[str, Any]:
+        """NASLib's data requirements dict, plus ``training``/``calibration``/``epochs`` in our terms."""
+        return {
+            "requires_partial_lc": False,  # a trained metric trains the cell itself, at the preset's budget
+            "metric": None,
+            "requires_hyperparameters": False,
+            "hyperparams": None,
+            "unlabeled": False,
+            "unlabeled_factor": 0,
+            "training": self.needs.training,
+            "calibration": self.needs.calibration,
+            "epochs": self.config.train.epochs if self.needs.training else 0,
+        }
+
+    # ------------------------------------------------------------------ scoring
+
+    def score(self, arch: Any) -> float:
+        """The metric's score of one cell (higher is better; NaN where it is undefined for the cell)."""
+        index = Arch.parse(arch).index
+        if index not in self._scores:
+            if self.metric.kind == "calibrated":
+                if self._fitted is None:
+                    raise ValueError(
+                        f"{self.name} is fitted on a calibration set of architectures: "
+                        "call fit(archs, accuracies) first"
+                    )
+                self._scores[index] = float(self._fitted.predict([self.record(index)])[0])
+            elif self._table is not None:
+                self._scores[index] = float(self._table[0][index])
+                seconds = float(self._table[1][index]) if self._table[1] is not None else 0.0
+                self._seconds[index] = 0.0 if math.isnan(seconds) else seconds
+                self.cost.charge(self._seconds[index])
+            else:
+                self._scores[index] = self.record(index).score(self.name, self.budget)
+        return self._scores[index]
+
+    def query(self, archs: Any) -> np.ndarray:
+        """Scores of many cells, in order."""
+        return np.array([self.score(a) for a in archs], dtype=float)
+
+    def seconds(self, arch: Any) -> float:
+        """The seconds scoring this cell costs (measured once; a cached score is not charged again here)."""
+        index = Arch.parse(arch).index
+        self.score(index)
+        return self._seconds[index]
+
+    def fit(self, archs: Any, accuracies: Any) -> Scorer:
+        """Fit a calibrated metric on cells with known accuracy; a no-op for the others (as in NASLib)."""
+        if self.metric.kind != "calibrated":
+            return self
+        records = [self.record(a) for a in archs]
+        self._fitted = self.metric.fit(records, np.asarray(accuracies, dtype=float), self.budget, self.config.run.seed)
+        self._scores.clear()
+        return self
+
+    def record(self, arch: Any) -> Record:
+        """The cell's evaluation under this configuration: from the cache, the store, or computed now."""
+        index = Arch.parse(arch).index
+        if index not in self._records:
+            record = self._stored(index)
+            if record is None:
+                record = self._evaluate(index)
+            if record["status"] == "failed":
+                raise RuntimeError(f"scoring cell {index} failed: {record['reason']}")
+            self._records[index] = record
+            self._seconds.setdefault(index, _charged_seconds(record, self.metric))
+            self.cost.charge(self._seconds[index])
+        return self._records[index]
+
+    # ------------------------------------------------------------------ internals
+
+    def _budget(self, budget: str | float | None) -> str:
+        if not self.metric.needs.training:
+            return "0"
+        if self.config.train.epochs < 1:
+            raise ValueError(f"{self.metric.name} needs training: give a preset or config with train.epochs >= 1")
+        chosen = self.config.train.epochs if budget is None else budget
+        return metrics.epoch_key(float(chosen))
+
+    def _source(self, source: str, table: str | os.PathLike | None) -> str:
+        usable = self.metric.kind in ("arch", "init") and _same_proxy_setup(
+            self.config, config_module.load(TABLE_PRESET)
+        )
+        if source == "table" and not (usable or table is not None):
+            raise ValueError(
+                f"{self.name} is not in the whole-space table for this configuration: the table holds the "
+                f"training-free metrics at the {TABLE_PRESET!r} preset; use source='live'"
+            )
+        if source == "auto":
+            return "table" if usable else "live"
+        return source
+
+    def _names(self) -> list[str]:
+        """What one evaluation computes: everything a study of this configuration stores (with a store,
+        so the records serve ``nbcap run`` too), else what this metric reads."""
+        from .architecture import metric_names
+
+        if self._db is not None or self.metric.kind == "calibrated":
+            names = metric_names(self.config)
+            return names if self._db is not None else [n for n in names if metrics.get(n).kind == "curve"]
+        return [self.name]
+
+    def _evaluate(self, index: int) -> Record:
+        from .architecture import evaluate_architecture, prepare_data
+
+        if self._data is None and (self.needs.network or self.needs.training):
+            self._data = prepare_data(self.config)
+        record = evaluate_architecture(index, self.config, self._data, self._names())
+        if not self.cost.device:
+            self.cost.device = f"{record['extra'].get('device', '?')}, {record['extra'].get('threads', '?')} threads"
+        if self._db is not None and record["status"] != "failed":
+            self._write(record)
+        return record
+
+    def _stored(self, index: int) -> Record | None:
+        if self._db is None:
+            return None
+        if self._on_disk is None:
+            self._on_disk = {}
+            if self._db.is_file():
+                with self._open_store(self._db) as (store, run_id):
+                    self._on_disk = {r["index"]: r for r in store.records(run_id)}
+        return self._on_disk.get(index)
+
+    def _write(self, record: Record) -> None:
+        from .store import exclusive_writer
+
+        assert self._db is not None
+        with exclusive_writer(self._db), self._open_store(self._db) as (store, run_id):
+            store.add_record(run_id, record)
+
+    @contextlib.contextmanager
+    def _open_store(self, db: Path) -> Iterator[tuple[Any, int]]:
+        """The store and this configuration's run in it (the run ``nbcap run`` of the same config uses)."""
+        from .architecture import provenance, resolve_device
+        from .runner import run_identity
+        from .store import ResultStore
+
+        with ResultStore(db) as store:
+            device = resolve_device(self.config.run.device)
+            yield store, store.start_run(run_identity(self.config), provenance(self.config, device))
+
+
+def _same_proxy_setup(cfg: config_module.StudyConfig, reference: config_module.StudyConfig) -> bool:
+    """Whether ``cfg`` scores the training-free metrics exactly as ``reference`` does."""
+
+    def key(c: config_module.StudyConfig) -> Any:
+        return (c.model.C, c.model.N, c.as_dict()["data"], c.proxies.batch_size, c.run.seed)
+
+    return key(cfg) == key(reference)
+
+
+def _table_column(name: str, path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray | None]:
+    from .space_scoring import reference_table
+
+    table = reference_table(path)
+    if name not in table:
+        raise ValueError(f"{name} is not a column of the whole-space table {path or '(shipped)'}")
+    return table[name], table.get(f"time_{name}")
+
+
+def _charged_seconds(record: Record, metric: metrics.Metric) -> float:
+    """The seconds one cell's score of ``metric`` cost: its proxy pass, or the training run it reads."""
+    timings = record["timings"]
+    if metric.kind == "init":
+        return float(timings.get(f"zc_{metric.name}", 0.0))
+    if metric.kind == "arch":
+        return 0.0  # counted from the cell's operations: microseconds
+    proxies = sum(v for k, v in timings.items() if k.startswith("zc_"))
+    return float(timings.get("wall", 0.0)) - proxies  # the training run and the kernel

@@ -1,0 +1,243 @@
+"""Search algorithms on the simulated clock; each runs until the clock passes its horizon.
+
+Every algorithm is ``(sim, rng, **params) -> None``: it calls ``sim.train`` (NB201's 12-epoch signal,
+charged) and ``sim.proxy`` (the proxy's score, charged once per cell) until :class:`OutOfBudget`
+stops it; what it returns at any budget is read off ``sim.trajectory``. The seed's generator is the
+only randomness, so a seed fixes the result.
+
+- ``random``: random search (xautodl ``random_wo_share.py``).
+- ``rea``: regularized evolution, population 10, tournament 3, one-edit mutation (xautodl
+  ``regularized_ea.py``; Real et al. 2019).
+- ``warmup``: REA whose first population is the proxy's best of ``warmup`` random cells
+  (Abdelfattah et al. 2021, zero-cost-nas).
+- ``moves``: REA whose mutation scores the 24 one-edit mutants of the parent with the proxy and trains
+  the best one not trained yet, a random one with probability ``random_move`` (zero-cost-nas);
+  with ``warmup`` > 0 its first population is chosen as ``warmup``'s is.
+- ``proxy``: score ``cells`` random cells with the proxy and return the best, or train its ``top_k``
+  best and return the best of those (NASWOT, Mellor et al. 2021).
+- ``predictor``: BANANAS-like: a Bayesian ridge on the cell's operations (and the proxy's score, when
+  one is given) is fitted on every cell trained so far and picks the next one from the mutants of the
+  best cells and random cells by Thompson sampling (White et al. 2021); with ``warmup`` > 0 its first
+  cells are the proxy's best of ``warmup`` random cells.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import space
+from .simulation import OutOfBudget, Simulation
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    run: Callable[..., None]
+    defaults: dict[str, Any]
+    needs_proxy: bool  # True: --proxy is required; False: optional (predictor) or unused
+    uses_proxy: bool
+    whole_space: bool  # mutates cells, so it cannot be restricted to a pool of pre-scored cells
+    description: str
+
+
+def _evolve(
+    sim: Simulation,
+    rng: np.random.Generator,
+    population: int,
+    sample: int,
+    warmup: int = 0,
+    proxy_moves: bool = False,
+    random_move: float = 0.0,
+) -> None:
+    """Aging evolution; optionally a proxy-chosen first population and proxy-chosen mutations."""
+    neighbours = space.neighbour_indices()
+    alive: collections.deque[tuple[int, float]] = collections.deque()
+    for index in _first_cells(sim, rng, population, warmup, distinct=False):
+        alive.append((index, sim.train(index)))
+    trained = {i for i, _ in alive}
+    while True:
+        contestants = [alive[j] for j in rng.integers(len(alive), size=sample)]
+        parent = max(contestants, key=lambda p: p[1])[0]
+        mutants = neighbours[parent]
+        if proxy_moves and rng.random() >= random_move:
+            fresh = [int(m) for m in mutants if int(m) not in trained] or [int(m) for m in mutants]
+            child = max(fresh, key=sim.proxy)
+        else:
+            child = int(mutants[rng.integers(len(mutants))])
+        alive.append((child, sim.train(child)))
+        trained.add(child)
+        alive.popleft()
+
+
+def _first_cells(sim: Simulation, rng: np.random.Generator, n: int, warmup: int, distinct: bool) -> list[int]:
+    """``n`` random cells, or the proxy's ``n`` best of ``warmup`` random cells."""
+    if not warmup:
+        return sim.sample(rng, n, replace=not distinct)
+    scored = [(sim.proxy(i), i) for i in sim.sample(rng, warmup, replace=False)]
+    return [i for _, i in sorted(scored, key=lambda p: -p[0])[:n]]
+
+
+def random_search(sim: Simulation, rng: np.random.Generator) -> None:
+    while True:
+        sim.train(sim.sample(rng))
+
+
+def rea(sim: Simulation, rng: np.random.Generator, population: int, sample: int) -> None:
+    _evolve(sim, rng, population, sample)
+
+
+def warm_started_rea(sim: Simulation, rng: np.random.Generator, population: int, sample: int, warmup: int) -> None:
+    _evolve(sim, rng, population, sample, warmup=warmup)
+
+
+def moves(
+    sim: Simulation, rng: np.random.Generator, population: int, sample: int, random_move: float, warmup: int
+) -> None:
+    _evolve(sim, rng, population, sample, warmup=warmup, proxy_moves=True, random_move=random_move)
+
+
+def proxy_selection(sim: Simulation, rng: np.random.Generator, cells: int, top_k: int) -> None:
+    """Score ``cells`` random cells; return the proxy's best, or train its ``top_k`` best."""
+    best = -math.inf
+    scored = []
+    for index in sim.sample(rng, cells, replace=False):
+        value = sim.proxy(index)
+        scored.append((value, index))
+        if not top_k and value > best:
+            best = value
+            sim.propose(index)
+    for _, index in sorted(scored, key=lambda p: -p[0])[:top_k]:
+        sim.train(index)
+    raise OutOfBudget  # done: the clock stops where it is
+
+
+@functools.lru_cache(maxsize=1)
+def _one_hot() -> np.ndarray:
+    """``(15625, 30)``: the operation on each edge, one-hot (what BANANAS calls adjacency one-hot)."""
+    ops = np.array([[space.OPS.index(o) for o in arch.ops] for arch in space.all_archs()])
+    out = np.zeros((space.NUM_ARCHS, len(space.EDGES) * len(space.OPS)))
+    out[np.arange(space.NUM_ARCHS)[:, None], np.arange(len(space.EDGES)) * len(space.OPS) + ops] = 1.0
+    return out
+
+
+def predictor_guided(
+    sim: Simulation, rng: np.random.Generator, initial: int, candidates: int, parents: int, warmup: int
+) -> None:
+    """Fit, propose, train the Thompson-sampled best; repeat."""
+    from sklearn.linear_model import BayesianRidge
+    from sklearn.preprocessing import StandardScaler
+
+    neighbours = space.neighbour_indices()
+    use_proxy = sim.scorer is not None
+    history: dict[int, float] = {}
+    for index in _first_cells(sim, rng, initial, warmup, distinct=True):
+        history[index] = sim.train(index)
+
+    def features(indices: list[int]) -> np.ndarray:
+        x = _one_hot()[indices]
+        if use_proxy:
+            scores = np.array([sim.proxy(i) for i in indices])
+            x = np.column_stack([x, np.where(np.isfinite(scores), scores, np.nan)])
+        return x
+
+    while True:
+        done = sorted(history, key=lambda i: -history[i])
+        pool = {int(m) for p in done[:parents] for m in neighbours[p]}
+        pool |= set(sim.sample(rng, candidates))
+        pool -= set(history)
+        pool_list = sorted(pool)
+        x_train, x_pool = features(done), features(pool_list)
+        if use_proxy:  # an undefined score becomes the worst defined one
+            floor = np.nanmin(np.concatenate([x_train[:, -1], x_pool[:, -1]]))
+            for x in (x_train, x_pool):
+                x[np.isnan(x[:, -1]), -1] = floor
+        scaler = StandardScaler().fit(x_train)
+        model = BayesianRidge().fit(scaler.transform(x_train), np.array([history[i] for i in done]))
+        mean, std = model.predict(scaler.transform(x_pool), return_std=True)
+        draw = mean + std * rng.standard_normal(len(mean))
+        chosen = pool_list[int(np.argmax(draw))]
+        history[chosen] = sim.train(chosen)
+
+
+ALGORITHMS = {
+    a.name: a
+    for a in (
+        Algorithm("random", random_search, {}, False, False, False, "random search"),
+        Algorithm("rea", rea, {"population": 10, "sample": 3}, False, False, True, "regularized evolution"),
+        Algorithm(
+            "warmup",
+            warm_started_rea,
+            {"population": 10, "sample": 3, "warmup": 3000},
+            True,
+            True,
+            True,
+            "REA seeded with the proxy's best of `warmup` random cells",
+        ),
+        Algorithm(
+            "moves",
+            moves,
+            {"population": 10, "sample": 3, "random_move": 0.25, "warmup": 0},
+            True,
+            True,
+            True,
+            "REA whose mutation takes the proxy's best one-edit mutant",
+        ),
+        Algorithm(
+            "proxy",
+            proxy_selection,
+            {"cells": 100, "top_k": 0},
+            True,
+            True,
+            False,
+            "score `cells` random cells, return the proxy's best (or train its top_k)",
+        ),
+        Algorithm(
+            "predictor",
+            predictor_guided,
+            {"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
+            False,
+            True,
+            True,
+            "Bayesian ridge on operations (+ proxy) picks each next cell (BANANAS-like)",
+        ),
+    )
+}
+
+
+PARAMETERS = {  # name: (smallest value, largest value, meaning)
+    "population": (1, None, "cells alive in the evolution"),
+    "sample": (1, None, "cells in each tournament"),
+    "warmup": (0, space.NUM_ARCHS, "random cells the proxy scores to choose the first cells trained (0: none)"),
+    "random_move": (0.0, 1.0, "probability of a random mutation instead of the proxy's best"),
+    "cells": (1, space.NUM_ARCHS, "random cells the proxy scores"),
+    "top_k": (0, space.NUM_ARCHS, "of those, the proxy's best that are trained (0: none, return the proxy's best)"),
+    "initial": (1, space.NUM_ARCHS, "random cells trained before the predictor is first fitted"),
+    "candidates": (1, space.NUM_ARCHS, "random cells among each round's candidates"),
+    "parents": (1, space.NUM_ARCHS, "best cells whose mutants are each round's other candidates"),
+}
+
+
+def check_param(name: str, value: Any) -> None:
+    """A parameter value in its range, of its type; the message names both."""
+    low, high, meaning = PARAMETERS[name]
+    kind = float if isinstance(low, float) else int
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or isinstance(value, int))
+    if not ok or value < low or (high is not None and value > high):
+        bounds = f"{low}..{high}" if high is not None else f"at least {low}"
+        raise ValueError(
+            f"--param {name}={value}: {name} ({meaning}) must be "
+            f"{'a number' if kind is float else 'a whole number'} {bounds}"
+        )
+
+
+def algorithm(name: str) -> Algorithm:
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name]

@@ -1,0 +1,164 @@
+"""``nbcap search``: settings from the command line, seeded searches into a store, the summary and figures."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .. import metrics, paths
+from ..config import StudyConfig
+from ..outputs import write_rows
+from ..scorer import Scorer
+from ..store import exclusive_writer, load_records
+from .algorithms import algorithm
+from .simulation import Benchmark
+from .study import DB_NAME, SearchStore, Setting, expand, outcomes, run_searches
+
+SUMMARY = "summary.csv"
+
+
+def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
+    """The cells a study scored without failure, and its configuration (to read its scores back)."""
+    db = Path(study) / "results.db"
+    run, records = load_records(db)
+    cells = np.array(sorted(r["index"] for r in records if r["status"] != "failed"), dtype=np.int64)
+    if len(cells) == 0:
+        raise ValueError(f"--pool {study}: the study holds no scored cells")
+    return cells, StudyConfig.from_dict(run["config"], f"the configuration stored in {db}")
+
+
+def proxy_scoring(scorer: Scorer) -> dict[str, Any]:
+    """What fixes a proxy's scores and charged seconds (part of a setting's identity)."""
+    from ..runner import run_identity
+
+    if scorer.source == "table":
+        return {"source": "table", "table": "shipped whole-space table"}
+    return {"source": "live", "budget": scorer.budget, "config": run_identity(scorer.config)}
+
+
+def check_proxies(names: Sequence[str]) -> None:
+    for name in names:
+        metric = metrics.get(name)
+        if metric.kind == "calibrated":
+            raise ValueError(
+                f"{name} is fitted on a calibration set, which a search does not have: use --algorithm predictor "
+                "(it calibrates a Bayesian ridge on the cells it trains) or a per-cell metric such as nwot or "
+                "beta_weight"
+            )
+
+
+@dataclass
+class SearchPlan:
+    """Everything a search study needs, checked: the benchmark, the proxies' scorers, the settings."""
+
+    bench: Benchmark
+    scorers: dict[str | None, Any]
+    settings: list[Setting]
+    budgets: list[float]
+    seeds: int
+
+    def run(self, out: str | os.PathLike, stream: TextIO | None = None) -> Path:
+        """Run every setting's missing seeds into ``out/search.db``; write the summary and figure."""
+        stream = stream if stream is not None else sys.stderr
+        out = Path(out)
+        with exclusive_writer(out / DB_NAME), SearchStore(out / DB_NAME) as store:
+            run_searches(store, self.settings, self.seeds, self.bench, self.scorers, stream)
+        return write_search_report(out, self.settings, self.budgets, self.seeds, self.bench, self.scorers, stream)
+
+
+def plan_search(
+    algorithms: Sequence[str],
+    proxies: Sequence[str],
+    budgets: Sequence[float],
+    seeds: int,
+    dataset: str = "cifar10",
+    params: dict[str, list[Any]] | None = None,
+    config: StudyConfig | None = None,
+    pool: str | os.PathLike | None = None,
+    table: str | os.PathLike | None = None,
+) -> SearchPlan:
+    """Check a search study and prepare it, before anything is written; errors name the fix."""
+    if not budgets or min(budgets) <= 0:
+        raise ValueError(f"budgets must be positive simulated seconds (evaluations off CIFAR-10), got {list(budgets)}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    check_proxies(proxies)
+    combos = expand(algorithms, proxies, params or {})
+    cells, pool_config = pool_of(pool) if pool is not None else (None, None)
+    if pool is not None:
+        whole = sorted({a for a, _, _ in combos if algorithm(a).whole_space})
+        if whole:
+            raise ValueError(
+                f"{', '.join(whole)} mutate cells and need the whole space: --pool serves random and proxy"
+            )
+    bench = Benchmark(table or paths.ground_truth_table(), dataset, pool=cells)
+    scorer_config = pool_config or config
+    scorers: dict[str | None, Any] = {None: None}
+    for name in sorted({p for _, p, _ in combos if p}):
+        scorers[name] = Scorer(name, config=scorer_config, store=pool) if scorer_config else Scorer(name, store=pool)
+    horizon = float(max(budgets))
+    pool_label = f"{Path(pool).resolve()} ({len(cells)} cells)" if pool is not None and cells is not None else ""
+    settings = [
+        Setting(a, p, bench.dataset.name, horizon, chosen, proxy_scoring(scorers[p]) if p else {}, pool_label)
+        for a, p, chosen in combos
+    ]
+    return SearchPlan(bench, scorers, settings, sorted(budgets), seeds)
+
+
+def run_search_study(out: str | os.PathLike, *args: Any, stream: TextIO | None = None, **kwargs: Any) -> Path:
+    """:func:`plan_search` with these arguments, then run it into ``out`` (resuming what is there)."""
+    return plan_search(*args, **kwargs).run(out, stream)
+
+
+def write_search_report(
+    out: Path,
+    settings: Sequence[Setting],
+    budgets: Sequence[float],
+    seeds: int,
+    bench: Benchmark,
+    scorers: dict[str | None, Any],
+    stream: TextIO,
+) -> Path:
+    """``summary.csv``, the curve figure, and the printed table."""
+    from ..plots import search_curves
+    from .study import curve
+
+    rows, curves = [], {}
+    with SearchStore(out / DB_NAME) as store:
+        for setting in settings:
+            setting_id = store.setting_id(setting)
+            trajectories = store.trajectories(setting_id, range(seeds))
+            for outcome in outcomes(trajectories, setting, budgets, bench):
+                row = outcome.row(bench)
+                scorer = scorers.get(setting.proxy)
+                row["proxy_device"] = scorer.cost.device if scorer is not None else ""
+                row["proxy_clock_mean"] = float(np.mean([t.proxy_clock for t in trajectories]))
+                rows.append(row)
+            grid = np.geomspace(min(min(budgets), 10.0), max(budgets), 120)
+            curves[setting.label] = (grid, curve(trajectories, grid, bench))
+    write_rows(out / SUMMARY, rows)
+    title = f"{bench.dataset.name}: mean of {seeds} seeds, 95% CI bands"
+    search_curves(out / f"search_{bench.dataset.name}.png", curves, bench.optimum, title, bench.unit)
+    stream.write(format_summary(rows, bench))
+    return out
+
+
+def format_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
+    """The summary as a plain table: mean ± std [95% CI] of the returned cell's test accuracy."""
+    lines = [
+        f"{bench.dataset.name}: test accuracy (200 epochs) of the returned cell; optimum {bench.optimum:.2f}",
+        f"{'search':<34}{'budget':>10} {'n':>5} {'mean ± std':>15} {'95% CI':>17} {'trained':>8}",
+    ]
+    for r in rows:
+        budget = f"{r['budget']:g}{'s' if r['unit'] == 's' else ' ev'}"
+        lines.append(
+            f"{r['label']:<34}{budget:>10} {r['n']:>5} {r['mean']:>8.2f} ± {r['std']:<4.2f} "
+            f"[{r['ci95_low']:.2f}, {r['ci95_high']:.2f}] {r['trained_cells']:>7.1f}"
+        )
+    return "\n".join(lines) + "\n"

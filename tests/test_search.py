@@ -1,0 +1,202 @@
+"""The NAS face: the Scorer, the NASLib/xautodl adapters, the simulated clock and the search algorithms."""
+
+import json
+import math
+import sqlite3
+import subprocess
+import sys
+from io import StringIO
+
+import numpy as np
+import pytest
+
+from nasbench_capacitance import NaslibPredictor, Scorer, SimulatedAPI, cli, config, space
+from nasbench_capacitance.search import ALGORITHMS, Benchmark, Simulation
+from nasbench_capacitance.search.experiment import plan_search
+from nasbench_capacitance.search.study import Setting, search_once
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+class Structure:  # what xautodl's CellStructure offers us
+    def tostr(self):
+        return BEST
+
+
+class Graph:  # what a NASLib NB201 graph offers us
+    def get_op_indices(self):
+        return space.Arch.from_string(BEST).to_naslib()
+
+
+def test_every_way_of_naming_a_cell_reaches_the_same_cell():
+    arch = space.Arch.from_string(BEST)
+    for spec in (BEST, 6111, "6111", arch, arch.to_naslib(), list(arch.to_naslib()), Structure(), Graph()):
+        assert space.Arch.parse(spec) == arch
+    assert all(space.Arch.from_naslib(a.to_naslib()) == a for a in space.all_archs())
+    # NASLib's string order, as documented with the offline ground truth: ops 0,1,3,2,4,5 of the tuple
+    o = [space.NASLIB_OPS[k] for k in arch.to_naslib()]
+    assert f"|{o[0]}~0|+|{o[1]}~0|{o[3]}~1|+|{o[2]}~0|{o[4]}~1|{o[5]}~2|" == BEST
+    with pytest.raises(ValueError, match="6 ints in 0..4"):
+        space.Arch.parse((0, 1, 2))
+    with pytest.raises(ValueError, match="tostr"):
+        space.Arch.parse(3.5)
+
+
+def test_neighbours_are_the_24_one_edit_mutants():
+    neighbours = space.neighbour_indices()
+    for index in (0, 6111, 15624):
+        ops = space.arch_from_index(index).ops
+        rows = [space.arch_from_index(int(j)).ops for j in neighbours[index]]
+        assert len(set(rows)) == 24 and all(sum(a != b for a, b in zip(ops, r)) == 1 for r in rows)
+
+
+def test_scorer_reads_the_table_or_computes_the_same_score_live(cifar_cache):
+    table = Scorer("nwot")
+    assert table.source == "table" and table.get_data_reqs()["training"] is False
+    live = Scorer("nwot", source="live")
+    assert live.score(BEST) == pytest.approx(table.score(6111), rel=1e-6)
+    assert live.cost.calls == 1 and live.cost.seconds > 0 and "cpu" in live.cost.device
+    scores = table.query([0, BEST, Structure(), Graph()])
+    assert scores.shape == (4,) and scores[1] == scores[2] == scores[3]
+    assert table.cost.calls == 2 and table.seconds(6111) > 0  # the cache charges a cell once
+    with pytest.raises(ValueError, match="not in the whole-space table"):
+        Scorer("val_acc", "smoke", source="table")
+
+
+def test_a_trained_metric_is_cached_in_a_store_that_nbcap_run_resumes(tmp_path, nb201_table):
+    from nasbench_capacitance.runner import run_study, sample
+
+    cfg = config.load("smoke")
+    first = sample(cfg)[0]
+    scorer = Scorer("beta_weight", config=cfg, store=tmp_path)
+    assert scorer.needs.training and scorer.get_data_reqs()["epochs"] == cfg.train.epochs
+    value = scorer.score(first)
+    again = Scorer("beta_weight", config=cfg, store=tmp_path)
+    again._evaluate = None  # anything computed now would fail: the store must answer
+    assert (again.score(first), again.seconds(first)) == (value, scorer.seconds(first))
+    assert math.isfinite(value) and scorer.seconds(first) > 0
+    stream = StringIO()
+    run_study(cfg, tmp_path, stream=stream)
+    assert f"resuming: 1 of {len(sample(cfg))}" in stream.getvalue()
+
+
+def test_a_calibrated_metric_is_fitted_before_it_scores(cifar_cache):
+    scorer = Scorer("beta_ridge", "smoke", overrides=["train.epochs=1"])
+    assert scorer.get_data_reqs()["calibration"] is True
+    with pytest.raises(ValueError, match="call fit"):
+        scorer.score(6111)
+    cells = space.sample_indices(8, seed=3)
+    predictor = NaslibPredictor(scorer)
+    predictor.fit(cells, np.linspace(50, 90, len(cells)))
+    assert np.isfinite(predictor.query([6111, 0])).all()
+
+
+def test_naslib_predictor_contract_without_naslib():
+    predictor = NaslibPredictor(Scorer("synflow"))
+    predictor.set_ss_type("nasbench201")
+    predictor.pre_process()
+    predictor.pre_compute([Graph()], [0, 1])
+    assert predictor.scorer.cost.calls == 3
+    assert predictor.fit([Graph()], [94.0]) is None  # zero-cost: nothing to fit
+    out = predictor.query([Graph(), 0, 1])
+    assert isinstance(out, np.ndarray) and out.shape == (3,) and predictor.scorer.cost.calls == 3
+    reqs = predictor.get_data_reqs()
+    assert {"requires_partial_lc", "metric", "requires_hyperparameters", "hyperparams", "unlabeled"} <= set(reqs)
+    assert not predictor.requires_partial_training([0])
+    with pytest.raises(ValueError, match="NAS-Bench-201"):
+        predictor.set_ss_type("nasbench301")
+
+
+def test_xautodl_simulate_train_eval_contract_without_xautodl(nb201_table):
+    api = SimulatedAPI(nb201_table)
+    bench = Benchmark(nb201_table)
+    acc, latency, cost, total = api.simulate_train_eval(Structure(), "cifar10", hp="12")
+    assert acc == bench.signal[6111] and cost == bench.cost[6111] == total and math.isnan(latency)
+    _, _, cost0, total = api.simulate_train_eval(0, "cifar10-valid")
+    assert total == pytest.approx(cost + cost0)
+    api.reset_time()
+    assert api.used_time == 0 and api.query_index_by_arch(Structure()) == 6111
+    assert api.get_more_info(6111, "cifar10", hp="200")["test-accuracy"] == pytest.approx(94.373, abs=1e-3)
+    proxy = SimulatedAPI(nb201_table, Scorer("nwot"))
+    score, _, seconds, _ = proxy.simulate_train_eval(BEST, "cifar10")
+    assert score == Scorer("nwot").score(6111) and 0 < seconds < 5
+    with pytest.raises(ValueError, match="hp='12'"):
+        api.simulate_train_eval(BEST, "cifar10", hp="200")
+
+
+def test_the_clock_charges_what_the_protocol_says(nb201_table):
+    bench = Benchmark(nb201_table)
+    sim = Simulation(bench, horizon=500, scorer=Scorer("nwot"))
+    sim.train(6111)
+    sim.proxy(0)
+    sim.proxy(0)  # a cell's proxy score is charged once per search
+    assert sim.clock == pytest.approx(bench.cost[6111] + Scorer("nwot").seconds(0))
+    assert sim.trajectory.returned == [(bench.cost[6111], 6111)] and sim.trajectory.proxy_calls == 1
+    assert sim.trajectory.returned_at(bench.cost[6111] - 1) is None
+    c100 = Benchmark(nb201_table, "cifar100")
+    assert c100.unit == "evaluations" and c100.cost[6111] == 1 and c100.optimum == pytest.approx(73.51, abs=0.01)
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_every_algorithm_searches_within_its_budget_and_the_seed_fixes_the_result(name, nb201_table):
+    bench = Benchmark(nb201_table)
+    params = {**ALGORITHMS[name].defaults}
+    params.update({k: v for k, v in {"warmup": 200, "cells": 50}.items() if k in params and params[k]})
+    proxy = "nwot" if ALGORITHMS[name].uses_proxy else None
+    setting = Setting(name, proxy, "cifar10", 2000.0, params)
+    scorer = Scorer("nwot") if proxy else None
+    runs = [search_once(setting, seed, bench, scorer) for seed in (0, 0, 1)]
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+    for t in runs:
+        returned = t.returned_at(2000)
+        assert returned is not None
+        assert all(clock <= t.clock for clock, _, _ in t.trained)
+        if t.trained:  # trained searches return their best 12-epoch cell seen within the budget
+            seen = [(s, i) for clock, i, s in t.trained if clock <= 2000]
+            assert bench.signal[returned] == max(s for s, _ in seen)
+
+
+def test_regularized_evolution_beats_random_search_over_100_seeds(nb201_table):
+    plan = plan_search(["random", "rea"], [], [20000], 100, table=nb201_table)
+    bench = plan.bench
+    means = {}
+    for setting in plan.settings:
+        accs = [bench.test[search_once(setting, s, bench, None).returned_at(20000)] for s in range(100)]
+        means[setting.algorithm] = np.mean(accs)
+    assert means["rea"] > means["random"] > 93.0
+
+
+def test_search_command_writes_summary_figure_and_resumes(tmp_path, nb201_table):
+    argv = ["search", "--algorithm", "random,proxy", "--proxy", "nwot", "--param", "cells=10,30"]
+    argv += ["--budget", "1000,3000", "--seeds", "4", "--table", str(nb201_table), "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    rows = (tmp_path / "summary.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert {"algorithm", "proxy", "budget", "n", "mean", "std", "ci95_low", "ci95_high"} <= set(header)
+    assert len(rows) == 1 + 2 * 3  # random, proxy(cells=10), proxy(cells=30) at two budgets
+    assert (tmp_path / "search_cifar10.png").stat().st_size > 10_000
+    argv[argv.index("4")] = "6"
+    more = subprocess.run([sys.executable, "-m", "nasbench_capacitance.cli", *argv], capture_output=True, text=True)
+    assert more.returncode == 0, more.stderr
+    with sqlite3.connect(tmp_path / "search.db") as conn:
+        counts = conn.execute("SELECT setting_id, COUNT(*), COUNT(DISTINCT seed) FROM searches GROUP BY 1").fetchall()
+    assert [c[1:] for c in counts] == [(6, 6)] * 3
+    assert more.stderr.count("2 searches") == 3  # only the new seeds ran
+    settings = [
+        json.loads(s) for (s,) in sqlite3.connect(tmp_path / "search.db").execute("SELECT setting FROM settings")
+    ]
+    assert {s["proxy_scoring"].get("source") for s in settings} == {None, "table"}
+
+
+def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, nb201_table):
+    from nasbench_capacitance.runner import run_study, sample
+
+    cfg = config.load("smoke", overrides=["sample.archs=6"])
+    run_study(cfg, tmp_path / "study", stream=StringIO())
+    plan = plan_search(["proxy"], ["beta_weight"], [1000], 5, params={"cells": [3]}, pool=tmp_path / "study")
+    chosen = {
+        search_once(plan.settings[0], s, plan.bench, plan.scorers["beta_weight"]).returned_at(1000) for s in range(5)
+    }
+    assert chosen <= set(sample(cfg))
+    with pytest.raises(ValueError, match="need the whole space"):
+        plan_search(["rea"], [], [10], 5, pool=tmp_path / "study")
