@@ -240,6 +240,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         config=cfg,
         pool=args.pool,
         table=args.table,
+        first_seed=args.first_seed,
     )
     _check_out(args.out, search=True)
     plan.run(args.out)
@@ -321,7 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="comma-separated simulated budgets: seconds on cifar10, evaluations on cifar100 and ImageNet16-120",
     )
-    p.add_argument("--seeds", type=_positive, default=100, help="searches per setting, seeds 0..N-1 (default 100)")
+    p.add_argument("--seeds", type=_positive, default=100, help="searches per setting (default 100)")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds FIRST..FIRST+N-1 (default 0); report on seeds no choice was made on",
+    )
     p.add_argument("--dataset", default="cifar10", help="cifar10 (default), cifar100 or ImageNet16-120")
     p.add_argument(
         "--param",

@@ -1,5 +1,6 @@
 """The NAS face: the Scorer, the NASLib/xautodl adapters, the simulated clock and the search algorithms."""
 
+import csv
 import json
 import math
 import sqlite3
@@ -182,6 +183,9 @@ def test_search_command_writes_summary_figure_and_resumes(tmp_path, nb201_table)
         counts = conn.execute("SELECT setting_id, COUNT(*), COUNT(DISTINCT seed) FROM searches GROUP BY 1").fetchall()
     assert [c[1:] for c in counts] == [(6, 6)] * 3
     assert more.stderr.count("2 searches") == 3  # only the new seeds ran
+    assert cli.main([*argv, "--first-seed", "6"]) == 0  # seeds 6..11: six new searches per setting
+    with open(tmp_path / "summary.csv") as f:
+        assert [row["n"] for row in csv.DictReader(f)] == ["6"] * 6
     settings = [
         json.loads(s) for (s,) in sqlite3.connect(tmp_path / "search.db").execute("SELECT setting FROM settings")
     ]

@@ -35,11 +35,14 @@ def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
 
 def proxy_scoring(scorer: Scorer) -> dict[str, Any]:
     """What fixes a proxy's scores and charged seconds (part of a setting's identity)."""
+    from ..architecture import resolve_device
     from ..runner import run_identity
+    from ..scorer import TABLE_DEVICE
 
     if scorer.source == "table":
-        return {"source": "table", "table": "shipped whole-space table"}
-    return {"source": "live", "budget": scorer.budget, "config": run_identity(scorer.config)}
+        return {"source": "table", "table": "shipped whole-space table", "device": TABLE_DEVICE}
+    device = str(resolve_device(scorer.config.run.device))
+    return {"source": "live", "budget": scorer.budget, "config": run_identity(scorer.config), "device": device}
 
 
 def check_proxies(names: Sequence[str]) -> None:
@@ -61,7 +64,7 @@ class SearchPlan:
     scorers: dict[str | None, Any]
     settings: list[Setting]
     budgets: list[float]
-    seeds: int
+    seeds: range
 
     def run(self, out: str | os.PathLike, stream: TextIO | None = None) -> Path:
         """Run every setting's missing seeds into ``out/search.db``; write the summary and figure."""
@@ -69,7 +72,7 @@ class SearchPlan:
         out = Path(out)
         with exclusive_writer(out / DB_NAME), SearchStore(out / DB_NAME) as store:
             run_searches(store, self.settings, self.seeds, self.bench, self.scorers, stream)
-        return write_search_report(out, self.settings, self.budgets, self.seeds, self.bench, self.scorers, stream)
+        return write_search_report(out, self.budgets, self.seeds, self.bench, stream)
 
 
 def plan_search(
@@ -82,12 +85,13 @@ def plan_search(
     config: StudyConfig | None = None,
     pool: str | os.PathLike | None = None,
     table: str | os.PathLike | None = None,
+    first_seed: int = 0,
 ) -> SearchPlan:
     """Check a search study and prepare it, before anything is written; errors name the fix."""
     if not budgets or min(budgets) <= 0:
         raise ValueError(f"budgets must be positive simulated seconds (evaluations off CIFAR-10), got {list(budgets)}")
-    if seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    if seeds < 1 or first_seed < 0:
+        raise ValueError(f"--seeds must be at least 1 and --first-seed at least 0, got {seeds} and {first_seed}")
     check_proxies(proxies)
     combos = expand(algorithms, proxies, params or {})
     cells, pool_config = pool_of(pool) if pool is not None else (None, None)
@@ -108,7 +112,7 @@ def plan_search(
         Setting(a, p, bench.dataset.name, horizon, chosen, proxy_scoring(scorers[p]) if p else {}, pool_label)
         for a, p, chosen in combos
     ]
-    return SearchPlan(bench, scorers, settings, sorted(budgets), seeds)
+    return SearchPlan(bench, scorers, settings, sorted(budgets), range(first_seed, first_seed + seeds))
 
 
 def run_search_study(out: str | os.PathLike, *args: Any, stream: TextIO | None = None, **kwargs: Any) -> Path:
@@ -116,34 +120,34 @@ def run_search_study(out: str | os.PathLike, *args: Any, stream: TextIO | None =
     return plan_search(*args, **kwargs).run(out, stream)
 
 
-def write_search_report(
-    out: Path,
-    settings: Sequence[Setting],
-    budgets: Sequence[float],
-    seeds: int,
-    bench: Benchmark,
-    scorers: dict[str | None, Any],
-    stream: TextIO,
-) -> Path:
-    """``summary.csv``, the curve figure, and the printed table."""
+def write_search_report(out: Path, budgets: Sequence[float], seeds: range, bench: Benchmark, stream: TextIO) -> Path:
+    """``summary.csv``, the curve figure and the printed table, over every setting the store holds for
+    this dataset (so studies run by several commands into one folder are summarised together), at the
+    given budgets up to each setting's horizon, over these seeds (those stored)."""
     from ..plots import search_curves
     from .study import curve
 
-    rows, curves = [], {}
+    rows, curves, counts = [], {}, set()
+    grid = np.geomspace(min(min(budgets), 10.0), max(budgets), 120)
     with SearchStore(out / DB_NAME) as store:
-        for setting in settings:
-            setting_id = store.setting_id(setting)
-            trajectories = store.trajectories(setting_id, range(seeds))
-            for outcome in outcomes(trajectories, setting, budgets, bench):
-                row = outcome.row(bench)
-                scorer = scorers.get(setting.proxy)
-                row["proxy_device"] = scorer.cost.device if scorer is not None else ""
+        for setting_id, setting in store.settings():
+            if setting.dataset != bench.dataset.name:
+                continue
+            trajectories = store.trajectories(setting_id, seeds)
+            if not trajectories:
+                continue
+            label = setting.label + (" [pool]" if setting.pool else "")
+            label = label if label not in curves else f"{label} #{setting_id}"
+            counts.add(len(trajectories))
+            for outcome in outcomes(trajectories, setting, [b for b in budgets if b <= setting.horizon], bench):
+                row = {**outcome.row(bench), "label": label}
+                row["proxy_device"] = setting.proxy_scoring.get("device", "")
                 row["proxy_clock_mean"] = float(np.mean([t.proxy_clock for t in trajectories]))
                 rows.append(row)
-            grid = np.geomspace(min(min(budgets), 10.0), max(budgets), 120)
-            curves[setting.label] = (grid, curve(trajectories, grid, bench))
+            curves[label] = (grid[grid <= setting.horizon], curve(trajectories, grid[grid <= setting.horizon], bench))
     write_rows(out / SUMMARY, rows)
-    title = f"{bench.dataset.name}: mean of {seeds} seeds, 95% CI bands"
+    count = "/".join(str(n) for n in sorted(counts))
+    title = f"{bench.dataset.name}: mean of {count} seeds per search, 95% CI bands"
     search_curves(out / f"search_{bench.dataset.name}.png", curves, bench.optimum, title, bench.unit)
     stream.write(format_summary(rows, bench))
     return out

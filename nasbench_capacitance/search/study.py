@@ -145,12 +145,13 @@ class SearchStore:
                 (setting_id, seed, to_json(trajectory.as_dict()), time.time()),
             )
 
-    def trajectories(self, setting_id: int, seeds: Sequence[int]) -> list[Trajectory]:
-        wanted = set(seeds)
+    def trajectories(self, setting_id: int, seeds: range) -> list[Trajectory]:
+        """The stored trajectories of these seeds, in seed order."""
         rows = self._conn.execute(
-            "SELECT seed, trajectory FROM searches WHERE setting_id = ? ORDER BY seed", (setting_id,)
+            "SELECT seed, trajectory FROM searches WHERE setting_id = ? AND seed >= ? AND seed < ? ORDER BY seed",
+            (setting_id, seeds.start, seeds.stop),
         ).fetchall()
-        return [Trajectory.from_dict(json.loads(t)) for s, t in rows if s in wanted]
+        return [Trajectory.from_dict(json.loads(t)) for _, t in rows]
 
     def settings(self) -> list[tuple[int, Setting]]:
         rows = self._conn.execute("SELECT setting_id, setting FROM settings ORDER BY setting_id").fetchall()
@@ -170,16 +171,16 @@ def search_once(setting: Setting, seed: int, bench: Benchmark, scorer: Any) -> T
 def run_searches(
     store: SearchStore,
     settings: Sequence[Setting],
-    seeds: int,
+    seeds: range,
     bench: Benchmark,
     scorers: dict[str | None, Any],
     stream: TextIO | None = None,
 ) -> None:
-    """Every setting for seeds 0..seeds-1, skipping those stored; one transaction per seed."""
+    """Every setting for these seeds, skipping those stored; one transaction per seed."""
     stream = stream if stream is not None else sys.stderr
     for setting in settings:
         setting_id = store.setting_id(setting)
-        todo = [s for s in range(seeds) if s not in store.seeds(setting_id)]
+        todo = [s for s in seeds if s not in store.seeds(setting_id)]
         if not todo:
             continue
         start = time.perf_counter()
