@@ -48,7 +48,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "strategies": ["weight", "gradient"],
         "snapshot_every_steps": 0,
         "channels_last": False,
-    },  # 0: snapshots only at init and epoch ends
+        "probe_input": "eval",
+    },  # 0: snapshots only at init and epoch ends; probe_input: eval (running BN statistics) | batch
     "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv(.gz)
     "proxies": {"names": ["all"], "batch_size": 64},  # zero-cost proxies at initialisation; ["all"] or [] or names
     "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5, "calibration": 0.3},  # calibration: share of the
@@ -132,6 +133,7 @@ class TrainSection(Section):
     strategies: tuple[str, ...]
     snapshot_every_steps: int | None  # None: snapshots only at initialisation and epoch ends
     channels_last: bool
+    probe_input: str  # BatchNorm statistics of the features the probe's coupling statistics read
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,11 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"data.split must be cifar10 or cifar10-valid, got {cfg['data']['split']!r}")
     if not 8 <= cfg["data"]["resolution"] <= 32:
         raise ConfigError(f"data.resolution must be between 8 and 32, got {cfg['data']['resolution']}")
+    if cfg["train"]["probe_input"] not in ("eval", "batch"):
+        raise ConfigError(
+            "train.probe_input must be eval (running BatchNorm statistics) or batch (the probe batch's), "
+            f"got {cfg['train']['probe_input']!r}"
+        )
     unknown = [s for s in cfg["train"]["strategies"] if s not in ("weight", "gradient", "hessian")]
     if unknown:
         raise ConfigError(f"train.strategies: unknown {unknown}; choose from weight, gradient, hessian")

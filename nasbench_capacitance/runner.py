@@ -37,13 +37,29 @@ def sample(cfg: StudyConfig) -> list[int]:
     return space.sample_indices(s.archs, seed=cfg.run.seed, unique=s.unique)
 
 
+# Keys added after studies were stored, with the value that reproduces what those studies computed:
+# left out of an identity when they hold it, so older studies resume; filled in when one is read back.
+LEGACY_VALUES = {("train", "probe_input"): "eval"}
+
+
 def run_identity(cfg: StudyConfig) -> dict:
     """The part of the config that defines the records: not how they were computed (workers, Ray), nor how
     they are evaluated (ground truth, statistics), so changing either resumes the same run."""
     identity = {section: values for section, values in cfg.as_dict().items() if section not in REPORT_SECTIONS}
     for key in EXECUTION_KEYS:
         identity["run"].pop(key, None)
+    for (section, key), value in LEGACY_VALUES.items():
+        if identity[section].get(key) == value:
+            del identity[section][key]
     return identity
+
+
+def config_of_identity(identity: dict, origin: str) -> StudyConfig:
+    """The configuration a stored identity was made with (keys added since take their legacy values)."""
+    values = {section: dict(keys) for section, keys in identity.items()}
+    for (section, key), value in LEGACY_VALUES.items():
+        values.setdefault(section, {}).setdefault(key, value)
+    return StudyConfig.from_dict(values, origin)
 
 
 _WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared data of the configuration it serves

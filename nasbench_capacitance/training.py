@@ -22,6 +22,7 @@ from .data import TrainingData
 from .probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule, ProbeSnapshots
 
 PHASES = ("data", "compute", "eval", "probe")
+PROBE_INPUTS = ("eval", "batch")
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,15 @@ class TrainConfig:
     strategies: tuple[str, ...] = ("weight", "gradient")
     snapshot_every_steps: int | None = None
     channels_last: bool = False
+    probe_input: str = "eval"  # BatchNorm statistics of the probe batch's features: "eval" (running) or "batch"
     sync_timing: bool = False  # synchronise the GPU at phase boundaries so phase times are exact (slower)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "probe_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.probe_input not in PROBE_INPUTS:
+            raise ValueError(f"probe_input must be one of {', '.join(PROBE_INPUTS)}, got {self.probe_input!r}")
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
             raise ValueError(
                 "need lr > 0, weight_decay >= 0 and 0 <= momentum < 1 "
@@ -103,11 +107,29 @@ def validate(model: nn.Module, images, batch_size: int) -> tuple[float, float]:
     return float(loss_sum) / n, 100.0 * float(correct) / n
 
 
-class _Snapshots:
-    """Snapshots of the model's capacitance-probe head, if it has one, on the fixed probe batch.
+def probe_features(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
+    """The features the probe reads for the fixed probe batch, leaving the model as it was.
 
-    The probe batch's features are computed in eval mode, so snapshots never change BatchNorm statistics.
+    ``eval``: BatchNorm normalises with its running statistics (at initialisation mean 0, variance 1,
+    so the features carry the activations' raw scale). ``batch``: with the probe batch's own
+    statistics, as in training; the running statistics are restored, so a snapshot never moves them.
     """
+    was_training = model.training
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms] if mode == "batch" else []
+    model.train(mode == "batch")
+    try:
+        with torch.no_grad():
+            return getattr(model, "features")(x)  # noqa: B009  (any network with features())
+    finally:
+        for m, state in zip(norms, saved):
+            m.load_state_dict(state)
+        model.train(was_training)
+
+
+class _Snapshots:
+    """Snapshots of the model's capacitance-probe head, if it has one, on the fixed probe batch
+    (features as :func:`probe_features` computes them; snapshots never change BatchNorm statistics)."""
 
     def __init__(self, model: nn.Module, data: TrainingData, config: TrainConfig, clock: _PhaseClock):
         head = getattr(model, "head", None)
@@ -117,18 +139,13 @@ class _Snapshots:
             schedule = ProbeSchedule(every_steps=config.snapshot_every_steps)
             self.recorder = ProbeRecorder(head, config.strategies, schedule)
             self.x, self.y = data.train.fixed_batch(config.probe_batch_size, seed=config.seed)
+            self.probe_input = config.probe_input
 
     def take(self, epoch: float, step: int) -> None:
         if self.recorder is None:
             return
         self.clock.switch("probe")
-        features = None
-        if self.recorder.needs_batch:
-            was_training = self.model.training
-            self.model.eval()
-            with torch.no_grad():
-                features = getattr(self.model, "features")(self.x)  # noqa: B009  (any network with features())
-            self.model.train(was_training)
+        features = probe_features(self.model, self.x, self.probe_input) if self.recorder.needs_batch else None
         self.recorder.snapshot(epoch, step, features, self.y)
 
     def due_mid_epoch(self, step: int, steps_per_epoch: int) -> bool:

@@ -69,3 +69,30 @@ def test_cosine_schedule_and_config_checks():
     assert training.cosine_lr(0.1, 100, 100) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=0)
+
+
+def test_probe_input_with_batch_statistics_leaves_the_model_as_it_was(tiny_data):
+    torch.manual_seed(0)
+    net = model.build_network(6111, **TINY)
+    x = tiny_data.train.fixed_batch(64, seed=0)[0]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    eval_features = training.probe_features(net, x, "eval")
+    batch_features = training.probe_features(net, x, "batch")
+    assert net.training and all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    # batch statistics standardise the last cell's output; running statistics at init do not
+    assert not torch.allclose(eval_features, batch_features)
+    stable = run(tiny_data, probe_input="batch")
+    assert stable.train_loss == run(tiny_data).train_loss  # the probe input changes what is measured, not training
+    assert torch.isfinite(stable.probe.beta("gradient").values).all()
+    with pytest.raises(ValueError, match="probe_input"):
+        TrainConfig(probe_input="train")
+
+
+def test_a_key_added_later_keeps_older_studies_resumable():
+    from nasbench_capacitance import config
+    from nasbench_capacitance.runner import config_of_identity, run_identity
+
+    legacy = run_identity(config.load("smoke"))
+    assert "probe_input" not in legacy["train"]  # an identity as stored before the key existed
+    assert config_of_identity(legacy, "test").train.probe_input == "eval"
+    assert run_identity(config.load("smoke", overrides=["train.probe_input=batch"]))["train"]["probe_input"] == "batch"

@@ -30,7 +30,9 @@ def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
     cells = np.array(sorted(r["index"] for r in records if r["status"] != "failed"), dtype=np.int64)
     if len(cells) == 0:
         raise ValueError(f"--pool {study}: the study holds no scored cells")
-    return cells, StudyConfig.from_dict(run["config"], f"the configuration stored in {db}")
+    from ..runner import config_of_identity
+
+    return cells, config_of_identity(run["config"], f"the configuration stored in {db}")
 
 
 def proxy_scoring(scorer: Scorer) -> dict[str, Any]:
