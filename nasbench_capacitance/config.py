@@ -49,6 +49,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "snapshot_every_steps": 0,
         "channels_last": False,
         "probe_input": "eval",
+        "precision": "fp32",
     },  # 0: snapshots only at init and epoch ends; probe_input: eval (running BN statistics) | batch
     "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv(.gz)
     "proxies": {"names": ["all"], "batch_size": 64},  # zero-cost proxies at initialisation; ["all"] or [] or names
@@ -134,6 +135,7 @@ class TrainSection(Section):
     snapshot_every_steps: int | None  # None: snapshots only at initialisation and epoch ends
     channels_last: bool
     probe_input: str  # BatchNorm statistics of the features the probe's coupling statistics read
+    precision: str  # fp32 | bf16 (autocast of the training passes)
 
 
 @dataclass(frozen=True)
@@ -374,6 +376,8 @@ def validate(cfg: dict) -> None:
         raise ConfigError(f"data.split must be cifar10 or cifar10-valid, got {cfg['data']['split']!r}")
     if not 8 <= cfg["data"]["resolution"] <= 32:
         raise ConfigError(f"data.resolution must be between 8 and 32, got {cfg['data']['resolution']}")
+    if cfg["train"]["precision"] not in ("fp32", "bf16"):
+        raise ConfigError(f"train.precision must be fp32 or bf16, got {cfg['train']['precision']!r}")
     if cfg["train"]["probe_input"] not in ("eval", "batch"):
         raise ConfigError(
             "train.probe_input must be eval (running BatchNorm statistics) or batch (the probe batch's), "

@@ -39,7 +39,7 @@ def sample(cfg: StudyConfig) -> list[int]:
 
 # Keys added after studies were stored, with the value that reproduces what those studies computed:
 # left out of an identity when they hold it, so older studies resume; filled in when one is read back.
-LEGACY_VALUES = {("train", "probe_input"): "eval"}
+LEGACY_VALUES = {("train", "probe_input"): "eval", ("train", "precision"): "fp32"}
 
 
 def run_identity(cfg: StudyConfig) -> dict:

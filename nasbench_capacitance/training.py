@@ -23,6 +23,7 @@ from .probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule, ProbeSnapshot
 
 PHASES = ("data", "compute", "eval", "probe")
 PROBE_INPUTS = ("eval", "batch")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,15 @@ class TrainConfig:
     snapshot_every_steps: int | None = None
     channels_last: bool = False
     probe_input: str = "eval"  # BatchNorm statistics of the probe batch's features: "eval" (running) or "batch"
+    precision: str = "fp32"  # "bf16": forward and backward under bfloat16 autocast (weights, SGD, probe in fp32)
     sync_timing: bool = False  # synchronise the GPU at phase boundaries so phase times are exact (slower)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "probe_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.probe_input not in PROBE_INPUTS:
             raise ValueError(f"probe_input must be one of {', '.join(PROBE_INPUTS)}, got {self.probe_input!r}")
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
@@ -186,8 +190,9 @@ def _train_epoch(
         clock.switch("compute")
         for group in opt.optimizer.param_groups:
             group["lr"] = cosine_lr(config.lr, opt.step, opt.total_steps)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
         opt.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         opt.optimizer.step()

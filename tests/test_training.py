@@ -96,3 +96,12 @@ def test_a_key_added_later_keeps_older_studies_resumable():
     assert "probe_input" not in legacy["train"]  # an identity as stored before the key existed
     assert config_of_identity(legacy, "test").train.probe_input == "eval"
     assert run_identity(config.load("smoke", overrides=["train.probe_input=batch"]))["train"]["probe_input"] == "batch"
+
+
+def test_bf16_autocast_trains_to_a_finite_loss_and_fp32_stays_exact(tiny_data):
+    half = run(tiny_data, precision="bf16")
+    assert half.status == "ok" and all(math.isfinite(v) for v in half.train_loss)
+    assert half.train_loss != run(tiny_data).train_loss  # it did run in another precision
+    assert half.probe.weights[0].dtype == torch.float32  # the probe's weights, and so β_eff, stay fp32
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
