@@ -10,7 +10,7 @@ NBCAP_DATA ?= $(if $(wildcard ../shared/cifar10),$(abspath ../shared),$(abspath 
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup data lint test demo figures bench baselines space-reference check-params clean
+.PHONY: setup data lint test demo figures bench baselines space-reference search-results check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,23 @@ baselines: setup
 space-reference: setup
 	$(BIN)/nbcap space --preset quick --out out/space --workers 2
 	gzip -9 -n -c out/space/space.csv > nasbench_capacitance/reference/nb201_space_quick.csv.gz
+
+# README's search tables and figures (about 30 min on 2 cores). Reported seeds start at 1000: every
+# choice (proxies, warm-up sizes) was made on seeds 0-99. The last command of each folder draws its figure.
+SEARCH = $(BIN)/nbcap search --seeds 200 --first-seed 1000
+C10_BUDGETS = --budget 1000,3000,12000,20000
+EVALUATIONS = --budget 9,27,109,182
+search-results: setup
+	$(BIN)/python benchmarks/search_vs_published.py --seeds 500 | tee out/search_vs_published.txt
+	$(SEARCH) --algorithm warmup,moves --proxy nwot,jacob_cov,synflow $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow --param cells=10,100 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow --param cells=3000 --param top_k=10 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm predictor $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm predictor --proxy nwot,jacob_cov,synflow --param warmup=0,15625 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset cifar100 $(EVALUATIONS) --out out/search-c100
+	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset ImageNet16-120 $(EVALUATIONS) --out out/search-in16
+	cp out/search/search_cifar10.png figures/search_cifar10.png
 
 check-params: setup
 	$(BIN)/python scripts/check_params.py

@@ -30,7 +30,7 @@ from . import config as config_module
 from . import metrics
 from .metrics import Needs
 from .records import Record
-from .space import Arch
+from .space import NUM_ARCHS, Arch
 
 SOURCES = ("auto", "table", "live")
 TABLE_PRESET = "quick"  # the configuration the shipped whole-space table was scored with
@@ -118,7 +118,7 @@ class Scorer:
 
     def score(self, arch: Any) -> float:
         """The metric's score of one cell (higher is better; NaN where it is undefined for the cell)."""
-        index = Arch.parse(arch).index
+        index = _index(arch)
         if index not in self._scores:
             if self.metric.kind == "calibrated":
                 if self._fitted is None:
@@ -142,7 +142,7 @@ class Scorer:
 
     def seconds(self, arch: Any) -> float:
         """The seconds scoring this cell costs (measured once; a cached score is not charged again here)."""
-        index = Arch.parse(arch).index
+        index = _index(arch)
         self.score(index)
         return self._seconds[index]
 
@@ -157,7 +157,7 @@ class Scorer:
 
     def record(self, arch: Any) -> Record:
         """The cell's evaluation under this configuration: from the cache, the store, or computed now."""
-        index = Arch.parse(arch).index
+        index = _index(arch)
         if index not in self._records:
             record = self._stored(index)
             if record is None:
@@ -241,6 +241,13 @@ class Scorer:
         with ResultStore(db) as store:
             device = resolve_device(self.config.run.device)
             yield store, store.start_run(run_identity(self.config), provenance(self.config, device))
+
+
+def _index(arch: Any) -> int:
+    """The official index of any cell name; an index passes straight through (searches call this a lot)."""
+    if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool) and 0 <= arch < NUM_ARCHS:
+        return int(arch)
+    return Arch.parse(arch).index
 
 
 def _same_proxy_setup(cfg: config_module.StudyConfig, reference: config_module.StudyConfig) -> bool:

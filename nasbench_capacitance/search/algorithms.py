@@ -132,7 +132,6 @@ def predictor_guided(
 ) -> None:
     """Fit, propose, train the Thompson-sampled best; repeat."""
     from sklearn.linear_model import BayesianRidge
-    from sklearn.preprocessing import StandardScaler
 
     neighbours = space.neighbour_indices()
     use_proxy = sim.scorer is not None
@@ -158,9 +157,10 @@ def predictor_guided(
             floor = np.nanmin(np.concatenate([x_train[:, -1], x_pool[:, -1]]))
             for x in (x_train, x_pool):
                 x[np.isnan(x[:, -1]), -1] = floor
-        scaler = StandardScaler().fit(x_train)
-        model = BayesianRidge().fit(scaler.transform(x_train), np.array([history[i] for i in done]))
-        mean, std = model.predict(scaler.transform(x_pool), return_std=True)
+        centre, scale = x_train.mean(axis=0), x_train.std(axis=0)
+        scale[scale == 0] = 1.0  # a column constant on the trained cells carries no information yet
+        model = BayesianRidge().fit((x_train - centre) / scale, np.array([history[i] for i in done]))
+        mean, std = model.predict((x_pool - centre) / scale, return_std=True)
         draw = mean + std * rng.standard_normal(len(mean))
         chosen = pool_list[int(np.argmax(draw))]
         history[chosen] = sim.train(chosen)

@@ -74,7 +74,8 @@ class SearchPlan:
         out = Path(out)
         with exclusive_writer(out / DB_NAME), SearchStore(out / DB_NAME) as store:
             run_searches(store, self.settings, self.seeds, self.bench, self.scorers, stream)
-        return write_search_report(out, self.budgets, self.seeds, self.bench, stream)
+        drawn = {setting.key for setting in self.settings}
+        return write_search_report(out, self.budgets, self.seeds, self.bench, stream, drawn)
 
 
 def plan_search(
@@ -122,14 +123,17 @@ def run_search_study(out: str | os.PathLike, *args: Any, stream: TextIO | None =
     return plan_search(*args, **kwargs).run(out, stream)
 
 
-def write_search_report(out: Path, budgets: Sequence[float], seeds: range, bench: Benchmark, stream: TextIO) -> Path:
-    """``summary.csv``, the curve figure and the printed table, over every setting the store holds for
-    this dataset (so studies run by several commands into one folder are summarised together), at the
-    given budgets up to each setting's horizon, over these seeds (those stored)."""
+def write_search_report(
+    out: Path, budgets: Sequence[float], seeds: range, bench: Benchmark, stream: TextIO, drawn: set[str]
+) -> Path:
+    """``summary.csv`` and the printed table over every setting the store holds for this dataset (so
+    studies run by several commands into one folder are summarised together), at the given budgets up
+    to each setting's horizon, over these seeds (those stored); the figure draws the ``drawn`` settings
+    (this command's), so that it stays readable."""
     from ..plots import search_curves
     from .study import curve
 
-    rows, curves, counts = [], {}, set()
+    rows, curves, counts, labels = [], {}, set(), set()
     grid = np.geomspace(min(min(budgets), 10.0), max(budgets), 120)
     with SearchStore(out / DB_NAME) as store:
         for setting_id, setting in store.settings():
@@ -139,14 +143,19 @@ def write_search_report(out: Path, budgets: Sequence[float], seeds: range, bench
             if not trajectories:
                 continue
             label = setting.label + (" [pool]" if setting.pool else "")
-            label = label if label not in curves else f"{label} #{setting_id}"
+            label = label if label not in labels else f"{label} #{setting_id}"
+            labels.add(label)
             counts.add(len(trajectories))
             for outcome in outcomes(trajectories, setting, [b for b in budgets if b <= setting.horizon], bench):
                 row = {**outcome.row(bench), "label": label}
                 row["proxy_device"] = setting.proxy_scoring.get("device", "")
                 row["proxy_clock_mean"] = float(np.mean([t.proxy_clock for t in trajectories]))
                 rows.append(row)
-            curves[label] = (grid[grid <= setting.horizon], curve(trajectories, grid[grid <= setting.horizon], bench))
+            if setting.key in drawn:
+                curves[label] = (
+                    grid[grid <= setting.horizon],
+                    curve(trajectories, grid[grid <= setting.horizon], bench),
+                )
     write_rows(out / SUMMARY, rows)
     count = "/".join(str(n) for n in sorted(counts))
     title = f"{bench.dataset.name}: mean of {count} seeds per search, 95% CI bands"
