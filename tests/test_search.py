@@ -176,6 +176,8 @@ def test_search_command_writes_summary_figure_and_resumes(tmp_path, nb201_table)
     assert {"algorithm", "proxy", "budget", "n", "mean", "std", "ci95_low", "ci95_high"} <= set(header)
     assert len(rows) == 1 + 2 * 3  # random, proxy(cells=10), proxy(cells=30) at two budgets
     assert (tmp_path / "search_cifar10.png").stat().st_size > 10_000
+    table = (tmp_path / "summary.md").read_text().splitlines()
+    assert table[0].startswith("| search (cifar10, 4 seeds) | 1000s | 3000s |") and table[-1].startswith("| optimum")
     argv[argv.index("4")] = "6"
     more = subprocess.run([sys.executable, "-m", "nasbench_capacitance.cli", *argv], capture_output=True, text=True)
     assert more.returncode == 0, more.stderr

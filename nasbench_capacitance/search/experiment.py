@@ -157,11 +157,29 @@ def write_search_report(
                     curve(trajectories, grid[grid <= setting.horizon], bench),
                 )
     write_rows(out / SUMMARY, rows)
+    (out / "summary.md").write_text(markdown_summary(rows, bench))
     count = "/".join(str(n) for n in sorted(counts))
     title = f"{bench.dataset.name}: mean of {count} seeds per search, 95% CI bands"
     search_curves(out / f"search_{bench.dataset.name}.png", curves, bench.optimum, title, bench.unit)
     stream.write(format_summary(rows, bench))
     return out
+
+
+def markdown_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
+    """One row per search, one column per budget: mean ± std over seeds (n), for README."""
+    budgets = sorted({r["budget"] for r in rows})
+    unit = "s" if bench.unit == "s" else " evaluations"
+    cells: dict[str, dict[float, str]] = {}
+    for r in rows:
+        cells.setdefault(r["label"], {})[r["budget"]] = f"{r['mean']:.2f} ± {r['std']:.2f}"
+    seeds = "/".join(sorted({str(r["n"]) for r in rows}))
+    lines = [
+        f"| search ({bench.dataset.name}, {seeds} seeds) | " + " | ".join(f"{b:g}{unit}" for b in budgets) + " |",
+        "|---|" + "---|" * len(budgets),
+        *(f"| `{label}` | " + " | ".join(by.get(b, "") for b in budgets) + " |" for label, by in cells.items()),
+        "| optimum | " + " | ".join(f"{bench.optimum:.2f}" for _ in budgets) + " |",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def format_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
