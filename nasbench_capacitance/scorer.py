@@ -16,10 +16,8 @@ Where a score comes from (``source``):
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,28 +217,26 @@ class Scorer:
             return None
         if self._on_disk is None:
             self._on_disk = {}
-            if self._db.is_file():
-                with self._open_store(self._db) as (store, run_id):
-                    self._on_disk = {r["index"]: r for r in store.records(run_id)}
+            if self._db.is_file():  # read only: a store of another configuration is left untouched
+                from .runner import run_identity
+                from .store import ResultStore
+
+                with ResultStore(self._db) as store:
+                    run_id = store.find_run(run_identity(self.config))
+                    self._on_disk = {r["index"]: r for r in store.records(run_id)} if run_id is not None else {}
         return self._on_disk.get(index)
 
     def _write(self, record: Record) -> None:
-        from .store import exclusive_writer
-
-        assert self._db is not None
-        with exclusive_writer(self._db), self._open_store(self._db) as (store, run_id):
-            store.add_record(run_id, record)
-
-    @contextlib.contextmanager
-    def _open_store(self, db: Path) -> Iterator[tuple[Any, int]]:
-        """The store and this configuration's run in it (the run ``nbcap run`` of the same config uses)."""
         from .architecture import provenance, resolve_device
         from .runner import run_identity
-        from .store import ResultStore
+        from .store import ResultStore, exclusive_writer
 
-        with ResultStore(db) as store:
-            device = resolve_device(self.config.run.device)
-            yield store, store.start_run(run_identity(self.config), provenance(self.config, device))
+        assert self._db is not None
+        with exclusive_writer(self._db), ResultStore(self._db) as store:  # the run `nbcap run` of this config uses
+            run_id = store.start_run(
+                run_identity(self.config), provenance(self.config, resolve_device(self.config.run.device))
+            )
+            store.add_record(run_id, record)
 
 
 def _index(arch: Any) -> int:

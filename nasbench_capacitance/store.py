@@ -125,6 +125,11 @@ class ResultStore:
             )
         return int(self._conn.execute("SELECT run_id FROM runs WHERE config_hash = ?", (digest,)).fetchone()[0])
 
+    def find_run(self, config: dict) -> int | None:
+        """The run id for ``config`` if the store has one; writes nothing (for readers)."""
+        row = self._conn.execute("SELECT run_id FROM runs WHERE config_hash = ?", (config_hash(config),)).fetchone()
+        return None if row is None else int(row[0])
+
     def runs(self) -> list[dict]:
         rows = self._conn.execute("SELECT run_id, config, provenance, created FROM runs ORDER BY run_id").fetchall()
         return [
