@@ -10,6 +10,7 @@ from io import StringIO
 
 import numpy as np
 import pytest
+from helpers import kill_midway
 
 from nasbench_capacitance import NaslibPredictor, Scorer, SimulatedAPI, cli, config, space
 from nasbench_capacitance.search import ALGORITHMS, Benchmark, Simulation
@@ -192,6 +193,18 @@ def test_search_command_writes_summary_figure_and_resumes(tmp_path, nb201_table)
         json.loads(s) for (s,) in sqlite3.connect(tmp_path / "search.db").execute("SELECT setting FROM settings")
     ]
     assert {s["proxy_scoring"].get("source") for s in settings} == {None, "table"}
+
+
+def test_a_killed_search_resumes_without_losing_or_repeating_a_seed(tmp_path, nb201_table):
+    cmd = [sys.executable, "-m", "nasbench_capacitance.cli", "search", "--algorithm", "predictor", "--budget", "3000"]
+    cmd += ["--seeds", "40", "--table", str(nb201_table), "--out", str(tmp_path)]
+    killed_at = kill_midway(cmd, tmp_path / "search.db", after=3, table="searches")
+    assert 3 <= killed_at < 40, "the search should be killed midway"
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"predictor: {40 - killed_at} searches" in done.stderr
+    with sqlite3.connect(tmp_path / "search.db") as conn:
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT seed) FROM searches").fetchone() == (40, 40)
 
 
 def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, nb201_table):
