@@ -212,7 +212,16 @@ def test_ray_without_a_cluster_is_one_clear_error(tmp_path, capsys, monkeypatch)
     assert "no Ray cluster at 'auto'" in err and "--ray local" in err and "Traceback" not in err
 
 
+SEARCH = ["search", "--budget", "1000", "--out", "{tmp}/s"]
 BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must name)
+    ([*SEARCH, "--algorithm", "bayes"], "unknown algorithm 'bayes'; choose from random, rea"),
+    ([*SEARCH, "--algorithm", "rea", "--budget", "-5"], "give positive simulated seconds"),
+    ([*SEARCH, "--algorithm", "rea", "--dataset", "mnist"], "the search has ground truth for: cifar10"),
+    ([*SEARCH, "--algorithm", "proxy", "--proxy", "beta_ridge"], "beta_ridge is fitted on a calibration set"),
+    ([*SEARCH, "--algorithm", "warmup"], "warmup needs a proxy: add --proxy METRIC"),
+    ([*SEARCH, "--algorithm", "proxy", "--proxy", "nowt"], "unknown metric 'nowt'"),
+    ([*SEARCH, "--algorithm", "proxy", "--proxy", "nwot", "--param", "cells=0"], "cells (random cells the proxy"),
+    ([*SEARCH, "--algorithm", "rea", "--out", "{tmp}/damaged"], "is not a search store this tool can open"),
     (
         ["run", "--preset", "smoke", "--set", "train.batch_size=0", "--out", "{tmp}/s"],
         "train.batch_size must be at least 1",
@@ -255,13 +264,15 @@ def test_bad_inputs_are_refused_before_any_work_with_the_fix(argv, message, tmp_
     (tmp_path / "table.toml").write_text("sample = 3\n")
     damaged = tmp_path / "damaged"
     damaged.mkdir()
-    (damaged / "results.db").write_bytes(b"this is not an SQLite file" * 10)
+    for name in ("results.db", "search.db"):
+        (damaged / name).write_bytes(b"this is not an SQLite file" * 10)
     before = (damaged / "results.db").read_bytes()
     table = str(nb201_table)
     assert cli.main([a.replace("{tmp}", str(tmp_path)).replace("{table}", table) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.startswith("nbcap ") and err.count("error:") == 1
-    assert (damaged / "results.db").read_bytes() == before  # a damaged store is never overwritten
+    for name in ("results.db", "search.db"):
+        assert (damaged / name).read_bytes() == before  # a damaged store is never overwritten
     assert not (tmp_path / "s").exists()  # no litter from a refused invocation
 
 
