@@ -58,7 +58,7 @@ space-reference: setup
 	$(BIN)/nbcap space --preset quick --out out/space --workers 2
 	gzip -9 -n -c out/space/space.csv > nasbench_capacitance/reference/nb201_space_quick.csv.gz
 
-# README's search tables and figures (about 30 min on 2 cores). Reported seeds start at 1000: every
+# README's search tables and figures (46 min on 2 cores shared with other jobs). Reported seeds start at 1000: every
 # choice (proxies, warm-up sizes) was made on seeds 0-99. The last command of each folder draws its figure.
 SEARCH = $(BIN)/nbcap search --seeds 200 --first-seed 1000
 C10_BUDGETS = --budget 1000,3000,12000,20000
