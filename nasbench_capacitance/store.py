@@ -88,23 +88,29 @@ def exclusive_writer(path: str | os.PathLike) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def open_store(path: Path, schema: str, kind: str) -> sqlite3.Connection:
+    """An SQLite store with ``schema``, in WAL mode; a file that is not one is named and left as it is."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=60)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with conn:
+            conn.executescript(schema)
+        return conn
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{path} is not a {kind} store this tool can open ({exc}): it is damaged, foreign or on a "
+            "read-only filesystem; it was left as it is. Move it away or choose another --out"
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent} ({exc.strerror}): choose a writable --out") from None
+
+
 class ResultStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=60)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            with self._conn:
-                self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a results store this tool can open ({exc}): it is damaged, foreign or on a "
-                "read-only filesystem; it was left as it is. Move it away or choose another --out"
-            ) from None
-        except OSError as exc:
-            raise StoreError(f"cannot create {self.path.parent} ({exc.strerror}): choose a writable --out") from None
+        self._conn = open_store(self.path, SCHEMA, "results")
 
     def __enter__(self) -> ResultStore:
         return self

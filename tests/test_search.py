@@ -217,5 +217,7 @@ def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, n
         search_once(plan.settings[0], s, plan.bench, plan.scorers["beta_weight"]).returned_at(1000) for s in range(5)
     }
     assert chosen <= set(sample(cfg))
+    with pytest.raises(ValueError, match="more than the 6 cells of --pool"):
+        plan_search(["proxy"], ["nwot"], [10], 5, params={"cells": [7]}, pool=tmp_path / "study")
     with pytest.raises(ValueError, match="need the whole space"):
         plan_search(["rea"], [], [10], 5, pool=tmp_path / "study")

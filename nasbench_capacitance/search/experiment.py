@@ -104,6 +104,10 @@ def plan_search(
             raise ValueError(
                 f"{', '.join(whole)} mutate cells and need the whole space: --pool serves random and proxy"
             )
+    if cells is not None:
+        too_many = sorted({c for _, _, chosen in combos for c in [chosen.get("cells", 0)] if c > len(cells)})
+        if too_many:
+            raise ValueError(f"--param cells={too_many[0]} is more than the {len(cells)} cells of --pool {pool}")
     bench = Benchmark(table or paths.ground_truth_table(), dataset, pool=cells)
     scorer_config = pool_config or config
     scorers: dict[str | None, Any] = {None: None}

@@ -12,7 +12,6 @@ import itertools
 import json
 import math
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -23,7 +22,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..outputs import to_json
-from ..store import StoreError, config_hash
+from ..store import config_hash, open_store
 from .algorithms import algorithm, check_param
 from .simulation import Benchmark, OutOfBudget, Simulation, Trajectory
 
@@ -107,19 +106,7 @@ class SearchStore:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=60)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            with self._conn:
-                self._conn.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path} is not a search store this tool can open ({exc}): it is damaged, foreign or on a "
-                "read-only filesystem; it was left as it is. Move it away or choose another --out"
-            ) from None
-        except OSError as exc:
-            raise StoreError(f"cannot create {self.path.parent} ({exc.strerror}): choose a writable --out") from None
+        self._conn = open_store(self.path, SCHEMA, "search")
 
     def __enter__(self) -> SearchStore:
         return self
