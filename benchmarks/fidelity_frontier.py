@@ -121,7 +121,9 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             for name in names:
                 print(f"{name}, seed {seed}", file=sys.stderr)
-                run_study(protocol_config(specs[name], cells, seed, args.workers, args.threads), out / name / f"seed-{seed}")
+                run_study(
+                    protocol_config(specs[name], cells, seed, args.workers, args.threads), out / name / f"seed-{seed}"
+                )
     truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET)
     rows = summarise(out, names, truth)
     with open(out / "frontier.csv", "w", newline="") as f:

@@ -1,0 +1,183 @@
+"""Does β_eff add information? The same calibrated model fitted with and without the β_eff features.
+
+Each trained cell of a study gives three blocks of features:
+
+- ``free``: the zero-cost proxies, parameters and FLOPs of the shipped whole-space table (no training;
+  the same values whatever protocol the study trained with), on a signed log scale;
+- ``curve``: the run's validation-accuracy and training-loss curves (LcSVR's summary statistics);
+- ``beta``: the β_eff trajectory of every recorded strategy (each snapshot, the change over the first
+  epoch, the slope over the epochs).
+
+For each calibration size n and each of ``repeats`` draws, a model is fitted on n cells' final
+accuracies and ranks the other cells; every feature set is scored on the same held-out cells, so the
+differences are paired. The interval of a difference is a paired bootstrap over the held-out cells,
+averaged over the draws, so it measures how much the held-out sample moves the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import metrics
+from .metrics.calibrated import curve_features
+from .ranking import kendall_tau_rows
+from .records import Record
+
+BLOCKS = ("free", "curve", "beta")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "free": ("free",),
+    "free+beta": ("free", "beta"),
+    "free+curve": ("free", "curve"),
+    "free+curve+beta": ("free", "curve", "beta"),
+    "beta": ("beta",),
+}
+# The increments the ablation answers: (with β, without β).
+INCREMENTS = (("free+curve+beta", "free+curve"), ("free+beta", "free"))
+MODELS = ("ridge", "forest")
+DEFAULT_SIZES = (10, 25, 50, 100, 200)
+MIN_HELD_OUT = 20  # fewer held-out cells than this: the calibration size is skipped
+
+
+def signed_log(x: np.ndarray) -> np.ndarray:
+    """sign(x)·log(1 + |x|): proxies such as synflow span many orders of magnitude."""
+    x = np.asarray(x, dtype=float)
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def free_block(indices: Sequence[int], table: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+    """The training-free columns of the whole-space table for ``indices`` (signed log), and their names."""
+    names = [m for m in metrics.available("arch") + metrics.available("init") if m in table]
+    rows = np.asarray(indices, dtype=int)
+    return np.column_stack([signed_log(table[m][rows]) for m in names]), names
+
+
+def _series(record: Record, name: str) -> np.ndarray:
+    values = record["metrics"].get(name, {})
+    return np.array([values[e] for e in sorted(values, key=float)], dtype=float)
+
+
+def curve_block(records: Sequence[Record]) -> np.ndarray:
+    """Summary statistics of each run's validation-accuracy and training-loss curves (NaN if missing)."""
+    parts = []
+    for name in ("val_acc", "tse_e"):
+        rows = [curve_features(list(_series(r, name))) for r in records]
+        width = max((len(f) for f in rows if f is not None), default=0)
+        parts.append(np.vstack([f if f is not None else np.full(width, np.nan) for f in rows]))
+    return np.hstack(parts)
+
+
+def beta_trajectory(values: np.ndarray) -> np.ndarray:
+    """One strategy's β_eff trajectory: every snapshot, the change over the first epoch, the slope after it."""
+    change = values[1] - values[0] if len(values) > 1 else np.nan
+    later = values[1:]
+    slope = np.polyfit(np.arange(len(later)), later, 1)[0] if len(later) > 1 and np.isfinite(later).all() else np.nan
+    return np.concatenate([values, [change, slope]])
+
+
+def beta_block(records: Sequence[Record]) -> np.ndarray:
+    """The β_eff trajectory features of every strategy recorded (NaN where a snapshot is missing)."""
+    names = metrics.capacitance_metrics({m for r in records for m in r["metrics"]})
+    if not names:
+        raise ValueError("the study recorded no β_eff: train with the capacitance probe (train.strategies)")
+    parts = []
+    for name in names:
+        length = max(len(_series(r, name)) for r in records)
+        padded = [np.pad(s, (0, length - len(s)), constant_values=np.nan) for s in (_series(r, name) for r in records)]
+        parts.append(np.vstack([beta_trajectory(s) for s in padded]))
+    return np.hstack(parts)
+
+
+def make_model(kind: str, seed: int):
+    """A regressor that imputes missing features with the calibration median, then fits."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import BayesianRidge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    impute = SimpleImputer(strategy="median", keep_empty_features=True)
+    if kind == "ridge":
+        return make_pipeline(impute, StandardScaler(), BayesianRidge())
+    if kind == "forest":
+        return make_pipeline(impute, RandomForestRegressor(n_estimators=200, min_samples_leaf=2, random_state=seed))
+    raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One feature set (or increment) at one calibration size, over the draws."""
+
+    model: str
+    calibration: int
+    held_out: int
+    draws: int
+    features: str  # a feature set, or "A − B" for an increment
+    tau: float  # mean over draws of τ on the held-out cells (Δτ for an increment)
+    sd: float  # sd over draws
+    low: float  # 95% paired bootstrap interval over held-out cells
+    high: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return np.nan, np.nan
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def ablate(
+    blocks: Mapping[str, np.ndarray],
+    accuracy: np.ndarray,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    models: Sequence[str] = MODELS,
+    repeats: int = 20,
+    resamples: int = 500,
+    seed: int = 0,
+) -> list[AblationRow]:
+    """τ of every feature set and Δτ of every increment, per model and calibration size (see module doc).
+
+    ``blocks`` maps each of :data:`BLOCKS` to an (n_cells, k) array; ``accuracy`` is the final accuracy.
+    Sizes that leave fewer than :data:`MIN_HELD_OUT` cells outside the calibration set are skipped.
+    """
+    accuracy = np.asarray(accuracy, dtype=float)
+    n = len(accuracy)
+    rows = []
+    for kind in models:
+        for size in (s for s in sizes if n - s >= MIN_HELD_OUT):
+            rng = np.random.default_rng([seed, size])
+            taus = {name: [] for name in FEATURE_SETS}
+            boot = {name: [] for name in FEATURE_SETS}
+            for _ in range(repeats):
+                order = rng.permutation(n)
+                calibration, held = order[:size], order[size:]
+                draws = rng.integers(0, len(held), size=(resamples, len(held)))
+                for name, parts in FEATURE_SETS.items():
+                    x = np.hstack([blocks[b] for b in parts])
+                    model = make_model(kind, seed).fit(x[calibration], accuracy[calibration])
+                    predicted, truth = model.predict(x[held]), accuracy[held]
+                    taus[name].append(kendall_tau_rows(predicted, truth)[0])
+                    boot[name].append(kendall_tau_rows(predicted[draws], truth[draws]))
+            held_out = n - size
+            for name in FEATURE_SETS:
+                values, resampled = np.array(taus[name]), np.mean(boot[name], axis=0)
+                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(values), *_interval(resampled)))
+            for with_beta, without in INCREMENTS:
+                delta = np.array(taus[with_beta]) - np.array(taus[without])
+                resampled = np.mean(np.array(boot[with_beta]) - np.array(boot[without]), axis=0)
+                name = f"{with_beta} − {without}"
+                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(delta), *_interval(resampled)))
+    return rows
+
+
+def _summary(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return np.nan, np.nan
+    return float(finite.mean()), float(finite.std(ddof=1)) if len(finite) > 1 else np.nan
