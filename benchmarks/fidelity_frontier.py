@@ -30,8 +30,8 @@ from nasbench_capacitance.store import load_records
 DEV_SEED = 2026  # the development sample's seed; a reported study must not share its cells
 PROTOCOLS = Path(__file__).with_name("frontier_protocols.toml")
 TARGET = "c10valid_xvalid_200_v10"
-# Every protocol trains channels-last: 2.0x faster than contiguous on this project's CPUs for the quick
-# network, with |Δ val acc| 0.07 points (out/bench_precision_quick.txt), the same arithmetic reordered.
+# Every protocol trains channels-last: 2.0x faster than contiguous for the quick network on the AMD EPYC
+# that ran the frontier (out/bench_precision_quick.txt; an Intel probe found it slower there), the same arithmetic reordered (|Δ val acc| 0.33 points on 3 cells: rounding, like a thread count).
 BASE_OVERRIDES = ["train.channels_last=true", "proxies.names=[]"]
 
 
