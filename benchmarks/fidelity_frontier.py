@@ -7,9 +7,10 @@ Every protocol of ``benchmarks/frontier_protocols.toml`` trains the same develop
 cells, one per isomorphism class, drawn with seed 2026 and never part of a reported study) once per
 training seed, each run a resumable study in ``OUT/<protocol>/seed-<s>`` (kill it and run it again).
 Printed and written to ``OUT/frontier.csv``: per protocol, CPU seconds per cell and Kendall τ of
-validation accuracy and of every β_eff variant against ``c10valid_xvalid_200_v10`` at the last epoch,
-as mean ± sd over the training seeds; ``OUT/frontier.png`` draws τ(validation accuracy) against
-seconds per cell with those spreads.
+validation accuracy and of every β_eff strategy against ``c10valid_xvalid_200_v10`` at the last epoch,
+as mean ± sd over the training seeds with a 95% bootstrap interval over the cells;
+``OUT/frontier.png`` draws τ(validation accuracy) with that interval against seconds per cell
+(``--figure`` copies it to another path too).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ DEV_SEED = 2026  # the development sample's seed; a reported study must not shar
 PROTOCOLS = Path(__file__).with_name("frontier_protocols.toml")
 TARGET = "c10valid_xvalid_200_v10"
 # Every protocol trains channels-last: 2.0x faster than contiguous for the quick network on the AMD EPYC
-# that ran the frontier (out/bench_precision_quick.txt; an Intel probe found it slower there), the same arithmetic reordered (|Δ val acc| 0.33 points on 3 cells: rounding, like a thread count).
+# that ran the frontier (out/bench_precision_quick.txt; an Intel probe found it slower there). It only
+# reorders the arithmetic (|Δ val acc| 0.33 points on 3 cells), like a thread count; quick_contiguous
+# measures whether that moves τ.
 BASE_OVERRIDES = ["train.channels_last=true", "proxies.names=[]"]
 
 
@@ -50,26 +53,40 @@ def last_epoch_scores(records: list, name: str) -> np.ndarray:
     return np.array([r.score(name, r.budgets(name)[-1]) if r.budgets(name) else np.nan for r in records])
 
 
+def seed_mean_interval(scores: list[np.ndarray], truth: np.ndarray, resamples: int = 1000) -> tuple[float, float]:
+    """95% interval of the seed-mean τ over resampled cells (the same resample for every seed)."""
+    draws = np.random.default_rng(0).integers(0, len(truth), size=(resamples, len(truth)))
+    means = np.mean([ranking.kendall_tau_rows(s[draws], truth[draws]) for s in scores], axis=0)
+    low, high = np.nanpercentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def summarise(out: Path, names: list[str], truth: benchmark.GroundTruth) -> list[dict]:
+    """Per protocol: seconds per cell and, per score, τ as mean ± sd over seeds with a 95% cell interval.
+
+    Only cells every seed has finished enter, so the seeds are compared on the same cells.
+    """
     rows = []
     for name in names:
-        taus: dict[str, list[float]] = {}
-        seconds = []
+        runs = []
         for run_dir in sorted((out / name).glob("seed-*")):
-            _, records = load_records(run_dir / "results.db")
-            ok = [r for r in records if r["status"] == "ok"]
-            if not ok:
-                continue
-            acc = truth.accuracies([r["index"] for r in ok])
-            seconds.append(statistics.mean(r["timings"]["wall"] for r in ok))
-            for metric in ["val_acc", *metrics.capacitance_metrics({m for r in ok for m in r["metrics"]})]:
-                taus.setdefault(metric, []).append(ranking.kendall_tau(last_epoch_scores(ok, metric), acc))
-        if not seconds:
+            ok = {r["index"]: r for r in load_records(run_dir / "results.db")[1] if r["status"] == "ok"}
+            if ok:
+                runs.append(ok)
+        if not runs:
             continue
-        row = {"protocol": name, "runs": len(seconds), "seconds_per_cell": statistics.mean(seconds)}
-        for metric, values in taus.items():
-            row[f"tau_{metric}"] = statistics.mean(values)
-            row[f"sd_{metric}"] = statistics.stdev(values) if len(values) > 1 else float("nan")
+        cells = sorted(set.intersection(*(set(run) for run in runs)))
+        records = [[run[i] for i in cells] for run in runs]
+        acc = truth.accuracies(cells)
+        seconds = statistics.mean(r["timings"]["wall"] for run in records for r in run)
+        row = {"protocol": name, "runs": len(runs), "cells": len(cells), "seconds_per_cell": seconds}
+        names_seen = {m for run in records for r in run for m in r["metrics"]}
+        for metric in ["val_acc", *metrics.capacitance_metrics(names_seen)]:
+            scores = [last_epoch_scores(run, metric) for run in records]
+            taus = [ranking.kendall_tau(s, acc) for s in scores]
+            row[f"tau_{metric}"] = statistics.mean(taus)
+            row[f"sd_{metric}"] = statistics.stdev(taus) if len(taus) > 1 else float("nan")
+            row[f"low_{metric}"], row[f"high_{metric}"] = seed_mean_interval(scores, acc)
         rows.append(row)
     return rows
 
@@ -82,7 +99,9 @@ def draw(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
-        ax.errorbar(row["seconds_per_cell"], row["tau_val_acc"], yerr=row["sd_val_acc"], fmt="o", capsize=3)
+        tau = row["tau_val_acc"]
+        error = [[tau - row["low_val_acc"]], [row["high_val_acc"] - tau]]
+        ax.errorbar(row["seconds_per_cell"], tau, yerr=error, fmt="o", capsize=3)
         ax.annotate(
             row["protocol"],
             (row["seconds_per_cell"], row["tau_val_acc"]),
@@ -91,9 +110,9 @@ def draw(rows: list[dict], path: Path) -> None:
             textcoords="offset points",
         )
     ax.set_xscale("log")
-    ax.set_xlabel("CPU seconds per cell (2 cores)")
+    ax.set_xlabel("CPU seconds per cell (1 thread)")
     ax.set_ylabel(f"Kendall τ of validation accuracy vs {TARGET}")
-    ax.set_title("fidelity frontier: mean ± sd over training seeds", fontsize=10)
+    ax.set_title("fidelity frontier: seed-mean τ, 95% interval over the cells", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -109,6 +128,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch threads per cell (0: the cores shared out)")
     p.add_argument("--report-only", action="store_true", help="summarise what is stored, train nothing")
+    p.add_argument("--figure", help="also draw the frontier to this path (e.g. figures/fidelity_frontier.png)")
     args = p.parse_args()
     specs = read_toml(PROTOCOLS)
     names = args.protocols.split(",") if args.protocols else list(specs)
@@ -133,9 +153,11 @@ def main() -> None:
         writer.writerows(rows)
     for row in rows:
         taus = "  ".join(f"{k[4:]} {row[k]:+.3f}±{row['sd_' + k[4:]]:.3f}" for k in sorted(row) if k.startswith("tau_"))
-        print(f"{row['protocol']:<14} {row['seconds_per_cell']:7.1f} s/cell  {row['runs']} runs  {taus}")
-    if rows:
-        draw(rows, out / "frontier.png")
+        size = f"{row['runs']}×{row['cells']} cells"
+        print(f"{row['protocol']:<18} {row['seconds_per_cell']:6.1f} s/cell  {size}  {taus}")
+    for path in [out / "frontier.png", *([Path(args.figure)] if args.figure else [])]:
+        if rows:
+            draw(rows, path)
 
 
 if __name__ == "__main__":
