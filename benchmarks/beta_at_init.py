@@ -1,0 +1,108 @@
+"""β_eff at initialisation, no training: how well does the probe's first snapshot rank NB201 cells?
+
+Usage: NBCAP_DATA=../shared python benchmarks/beta_at_init.py --sample dev|held-out [--seeds 0,1,2]
+           [--cells N] [--exclude out/quick100] [--out out/beta-init]
+
+The development runs showed β_gradient's snapshot at initialisation ranking far better than any
+later one. This takes exactly that snapshot (quick's network, channels-last, the seeded probe batch
+of 256 training images; equal to the runs' stored epoch-0 values) for both probe inputs (``eval``:
+running BatchNorm statistics; ``batch``: the probe batch's own), over several initialisation seeds, and prints
+Kendall τ against the 200-epoch accuracy as mean ± sd over the seeds, beside the zero-cost proxies of
+the shipped whole-space table on the same cells. ``--sample dev`` is the development sample the
+choice was made on; ``--sample held-out`` is the held-out study's sample (beta_study.py), which no
+choice has seen. Seconds per cell are timed on the current thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from beta_study import held_out_sample
+from fidelity_frontier import PROTOCOLS, TARGET, dev_sample, protocol_config
+
+from nasbench_capacitance import ablation, benchmark, paths, ranking, space_scoring
+from nasbench_capacitance.architecture import prepare_data
+from nasbench_capacitance.config import StudyConfig, read_toml
+from nasbench_capacitance.data import TrainingData
+from nasbench_capacitance.model import build_network
+from nasbench_capacitance.probe import ProbeRecorder
+from nasbench_capacitance.training import probe_features
+
+PROBE_INPUTS = ("eval", "batch")
+
+
+def beta_at_init(cell: int, cfg: StudyConfig, data: TrainingData) -> dict[str, float]:
+    """β_gradient of the initialised network's probe, per probe input: the trainer's epoch-0 snapshot."""
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.run.seed)
+        net = build_network(
+            cell, C=cfg.model.C, N=cfg.model.N, head="probe", probe_widths=tuple(cfg.model.probe_widths)
+        )
+    if cfg.train.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    x, y = data.train.fixed_batch(cfg.train.probe_batch_size, seed=cfg.run.seed)
+    out = {}
+    for mode in PROBE_INPUTS:
+        recorder = ProbeRecorder(net.head, ("gradient",))
+        recorder.snapshot(0.0, 0, probe_features(net, x, mode), y)
+        out[mode] = float(recorder.result().beta("gradient").values[0])
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sample", choices=("dev", "held-out"), required=True)
+    p.add_argument("--cells", type=int, help="cells (default: 60 for dev, 300 held out)")
+    p.add_argument("--exclude", nargs="*", default=["out/quick100"], help="studies excluded from the held-out draw")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="out/beta-init")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.sample == "dev":
+        cells = dev_sample(args.cells or 60)
+    else:
+        cells = held_out_sample(args.cells or 300, 60, [Path(e) for e in args.exclude])
+    truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies(cells)
+    spec = read_toml(PROTOCOLS)["quick"]
+    taus: dict[str, list[float]] = {m: [] for m in PROBE_INPUTS}
+    seconds = []
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        cfg = protocol_config(spec, cells, seed, workers=1, threads=args.threads)
+        data = prepare_data(cfg)
+        values = {m: [] for m in PROBE_INPUTS}
+        for cell in cells:
+            start = time.perf_counter()
+            beta = beta_at_init(cell, cfg, data)
+            seconds.append(time.perf_counter() - start)
+            rows.append({"seed": seed, "index": cell, **{f"beta_{m}": beta[m] for m in PROBE_INPUTS}})
+            for m in PROBE_INPUTS:
+                values[m].append(beta[m])
+        for m in PROBE_INPUTS:
+            taus[m].append(ranking.kendall_tau(np.array(values[m]), truth))
+        print(f"seed {seed}: " + ", ".join(f"{m} τ {taus[m][-1]:+.3f}" for m in PROBE_INPUTS), flush=True)
+    cost = statistics.median(seconds)
+    print(f"{args.sample} sample, {len(cells)} cells, seeds {args.seeds}; {cost:.2f} s per cell (both inputs)")
+    for m in PROBE_INPUTS:
+        sd = statistics.stdev(taus[m]) if len(taus[m]) > 1 else float("nan")
+        print(f"β_gradient at init, probe input {m:<5}  τ {statistics.mean(taus[m]):+.3f} ± {sd:.3f}")
+    table = space_scoring.reference_table()
+    for name in ablation.free_block(cells, table)[1]:
+        print(f"{name:<10} (whole-space table)  τ {ranking.kendall_tau(table[name][cells], truth):+.3f}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{args.sample}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
