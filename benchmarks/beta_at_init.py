@@ -71,7 +71,10 @@ def main() -> None:
         cells = held_out_sample(args.cells or 300, 60, [Path(e) for e in args.exclude])
     truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies(cells)
     spec = read_toml(PROTOCOLS)["quick"]
+    table = space_scoring.reference_table()
+    params = table["params"][cells]
     taus: dict[str, list[float]] = {m: [] for m in PROBE_INPUTS}
+    partial: dict[str, list[float]] = {m: [] for m in PROBE_INPUTS}
     seconds = []
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
@@ -87,15 +90,18 @@ def main() -> None:
                 values[m].append(beta[m])
         for m in PROBE_INPUTS:
             taus[m].append(ranking.kendall_tau(np.array(values[m]), truth))
+            partial[m].append(ranking.partial_kendall_tau(np.array(values[m]), truth, params))
         print(f"seed {seed}: " + ", ".join(f"{m} τ {taus[m][-1]:+.3f}" for m in PROBE_INPUTS), flush=True)
     cost = statistics.median(seconds)
     print(f"{args.sample} sample, {len(cells)} cells, seeds {args.seeds}; {cost:.2f} s per cell (both inputs)")
     for m in PROBE_INPUTS:
         sd = statistics.stdev(taus[m]) if len(taus[m]) > 1 else float("nan")
-        print(f"β_gradient at init, probe input {m:<5}  τ {statistics.mean(taus[m]):+.3f} ± {sd:.3f}")
-    table = space_scoring.reference_table()
+        given = f"τ|params {statistics.mean(partial[m]):+.3f}"
+        print(f"β_gradient at init, probe input {m:<5}  τ {statistics.mean(taus[m]):+.3f} ± {sd:.3f}  {given}")
     for name in ablation.free_block(cells, table)[1]:
-        print(f"{name:<10} (whole-space table)  τ {ranking.kendall_tau(table[name][cells], truth):+.3f}")
+        score = table[name][cells]
+        tau, given = ranking.kendall_tau(score, truth), ranking.partial_kendall_tau(score, truth, params)
+        print(f"{name:<10} (whole-space table)  τ {tau:+.3f}  τ|params {given:+.3f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{args.sample}.csv", "w", newline="") as f:
