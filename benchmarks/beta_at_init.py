@@ -16,14 +16,16 @@ choice has seen. Seconds per cell are timed on the current thread count.
 from __future__ import annotations
 
 import argparse
-import csv
+import dataclasses
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from beta_study import draw as draw_ablation
 from beta_study import held_out_sample
+from beta_study import write_csv as write_rows
 from fidelity_frontier import PROTOCOLS, TARGET, dev_sample, protocol_config
 
 from nasbench_capacitance import ablation, benchmark, paths, ranking, space_scoring
@@ -55,6 +57,24 @@ def beta_at_init(cell: int, cfg: StudyConfig, data: TrainingData) -> dict[str, f
     return out
 
 
+# β at init as one more free feature: the model with and without it (ablation.ablate).
+INIT_ABLATION = {
+    "feature_sets": {"free": ("free",), "free+beta": ("free", "beta"), "beta": ("beta",)},
+    "increments": (("free+beta", "free"),),
+}
+
+
+def seed_means(per_seed: list[list[ablation.AblationRow]]) -> list[ablation.AblationRow]:
+    """One row per (model, size, features): τ mean and sd over the seeds, the seeds' interval bounds averaged."""
+    out = []
+    for rows in zip(*per_seed):
+        taus = [r.tau for r in rows]
+        sd = statistics.stdev(taus) if len(taus) > 1 else float("nan")
+        low, high = statistics.mean(r.low for r in rows), statistics.mean(r.high for r in rows)
+        out.append(dataclasses.replace(rows[0], tau=statistics.mean(taus), sd=sd, low=low, high=high))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sample", choices=("dev", "held-out"), required=True)
@@ -63,6 +83,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="out/beta-init")
+    p.add_argument("--ablation", help="also fit the free features with and without β at init; draw to this png")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if args.sample == "dev":
@@ -77,6 +98,7 @@ def main() -> None:
     partial: dict[str, list[float]] = {m: [] for m in PROBE_INPUTS}
     seconds = []
     rows = []
+    betas = []  # per seed: the batch-input β of every cell
     for seed in (int(s) for s in args.seeds.split(",")):
         cfg = protocol_config(spec, cells, seed, workers=1, threads=args.threads)
         data = prepare_data(cfg)
@@ -88,6 +110,7 @@ def main() -> None:
             rows.append({"seed": seed, "index": cell, **{f"beta_{m}": beta[m] for m in PROBE_INPUTS}})
             for m in PROBE_INPUTS:
                 values[m].append(beta[m])
+        betas.append(np.array(values["batch"]))
         for m in PROBE_INPUTS:
             taus[m].append(ranking.kendall_tau(np.array(values[m]), truth))
             partial[m].append(ranking.partial_kendall_tau(np.array(values[m]), truth, params))
@@ -104,10 +127,16 @@ def main() -> None:
         print(f"{name:<10} (whole-space table)  τ {tau:+.3f}  τ|params {given:+.3f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / f"{args.sample}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    if args.ablation:
+        free = ablation.free_block(cells, table)[0]
+        per_seed = [ablation.ablate({"free": free, "beta": b[:, None]}, truth, **INIT_ABLATION) for b in betas]
+        merged = seed_means(per_seed)
+        write_rows([r.as_dict() for r in merged], out / f"{args.sample}_ablation.csv")
+        for r in merged:
+            interval = f"[{r.low:+.3f}, {r.high:+.3f}]"
+            print(f"{r.model:<6} n={r.calibration:<4} {r.features:<16} {r.tau:+.3f} ± {r.sd:.3f} {interval}")
+        draw_ablation(merged, Path(args.ablation))
+    write_rows(rows, out / f"{args.sample}.csv")
 
 
 if __name__ == "__main__":

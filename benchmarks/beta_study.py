@@ -84,7 +84,8 @@ def draw(rows: list[ablation.AblationRow], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     models = sorted({r.model for r in rows})
-    panels = [list(ablation.FEATURE_SETS), [f"{a} − {b}" for a, b in ablation.INCREMENTS]]
+    names = list(dict.fromkeys(r.features for r in rows))
+    panels = [[n for n in names if "−" not in n], [n for n in names if "−" in n]]
     fig, axes = plt.subplots(2, len(models), figsize=(5.5 * len(models), 7), sharex=True, sharey="row", squeeze=False)
     for column, model in enumerate(models):
         for row_axes, names in zip(axes, panels):

@@ -140,11 +140,14 @@ def ablate(
     repeats: int = 20,
     resamples: int = 500,
     seed: int = 0,
+    feature_sets: Mapping[str, tuple[str, ...]] = FEATURE_SETS,
+    increments: Sequence[tuple[str, str]] = INCREMENTS,
 ) -> list[AblationRow]:
     """τ of every feature set and Δτ of every increment, per model and calibration size (see module doc).
 
-    ``blocks`` maps each of :data:`BLOCKS` to an (n_cells, k) array; ``accuracy`` is the final accuracy.
-    Sizes that leave fewer than :data:`MIN_HELD_OUT` cells outside the calibration set are skipped.
+    ``blocks`` maps each block the feature sets name (:data:`BLOCKS` by default) to an (n_cells, k)
+    array; ``accuracy`` is the final accuracy. Sizes that leave fewer than :data:`MIN_HELD_OUT` cells
+    outside the calibration set are skipped.
     """
     accuracy = np.asarray(accuracy, dtype=float)
     n = len(accuracy)
@@ -152,23 +155,23 @@ def ablate(
     for kind in models:
         for size in (s for s in sizes if n - s >= MIN_HELD_OUT):
             rng = np.random.default_rng([seed, size])
-            taus = {name: [] for name in FEATURE_SETS}
-            boot = {name: [] for name in FEATURE_SETS}
+            taus: dict[str, list[float]] = {name: [] for name in feature_sets}
+            boot: dict[str, list[np.ndarray]] = {name: [] for name in feature_sets}
             for _ in range(repeats):
                 order = rng.permutation(n)
                 calibration, held = order[:size], order[size:]
                 draws = rng.integers(0, len(held), size=(resamples, len(held)))
-                for name, parts in FEATURE_SETS.items():
+                for name, parts in feature_sets.items():
                     x = np.hstack([blocks[b] for b in parts])
                     model = make_model(kind, seed).fit(x[calibration], accuracy[calibration])
                     predicted, truth = model.predict(x[held]), accuracy[held]
                     taus[name].append(kendall_tau_rows(predicted, truth)[0])
                     boot[name].append(kendall_tau_rows(predicted[draws], truth[draws]))
             held_out = n - size
-            for name in FEATURE_SETS:
+            for name in feature_sets:
                 values, resampled = np.array(taus[name]), np.mean(boot[name], axis=0)
                 rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(values), *_interval(resampled)))
-            for with_beta, without in INCREMENTS:
+            for with_beta, without in increments:
                 delta = np.array(taus[with_beta]) - np.array(taus[without])
                 resampled = np.mean(np.array(boot[with_beta]) - np.array(boot[without]), axis=0)
                 name = f"{with_beta} − {without}"

@@ -39,6 +39,10 @@ def sample(cfg: StudyConfig) -> list[int]:
 
 # Keys added after studies were stored, with the value that reproduces what those studies computed:
 # left out of an identity when they hold it, so older studies resume; filled in when one is read back.
+# Keys added after studies were stored, with the value those studies computed with: an identity holding
+# it leaves the key out (old studies resume), and a stored identity without the key reads it back.
+# probe_input's default has since become "batch"; an identity with "batch" names the key, so a study made
+# before the change is never resumed with the new probe input.
 LEGACY_VALUES = {("train", "probe_input"): "eval", ("train", "precision"): "fp32"}
 
 

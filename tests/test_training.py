@@ -82,7 +82,7 @@ def test_probe_input_with_batch_statistics_leaves_the_model_as_it_was(tiny_data)
     # batch statistics standardise the last cell's output; running statistics at init do not
     assert not torch.allclose(eval_features, batch_features)
     stable = run(tiny_data, probe_input="batch")
-    assert stable.train_loss == run(tiny_data).train_loss  # the probe input changes what is measured, not training
+    assert stable.train_loss == run(tiny_data, probe_input="eval").train_loss  # the probe input changes what is measured, not training
     assert torch.isfinite(stable.probe.beta("gradient").values).all()
     with pytest.raises(ValueError, match="probe_input"):
         TrainConfig(probe_input="train")
@@ -92,10 +92,12 @@ def test_a_key_added_later_keeps_older_studies_resumable():
     from nasbench_capacitance import config
     from nasbench_capacitance.runner import config_of_identity, run_identity
 
-    legacy = run_identity(config.load("smoke"))
+    legacy = run_identity(config.load("smoke", overrides=["train.probe_input=eval"]))
     assert "probe_input" not in legacy["train"]  # an identity as stored before the key existed
     assert config_of_identity(legacy, "test").train.probe_input == "eval"
-    assert run_identity(config.load("smoke", overrides=["train.probe_input=batch"]))["train"]["probe_input"] == "batch"
+    # the default changed to batch: a new study names it, so it never resumes an old (eval) one
+    assert run_identity(config.load("smoke"))["train"]["probe_input"] == "batch"
+    assert config.load("smoke").train.probe_input == TrainConfig().probe_input == "batch"
 
 
 def test_bf16_autocast_trains_to_a_finite_loss_and_fp32_stays_exact(tiny_data):
