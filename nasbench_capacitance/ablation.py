@@ -10,8 +10,9 @@ Each trained cell of a study gives three blocks of features:
 
 For each calibration size n and each of ``repeats`` draws, a model is fitted on n cells' final
 accuracies and ranks the other cells; every feature set is scored on the same held-out cells, so the
-differences are paired. The interval of a difference is a paired bootstrap over the held-out cells,
-averaged over the draws, so it measures how much the held-out sample moves the answer.
+differences are paired. The interval is a bootstrap over the study's cells: each bootstrap row
+resamples them once, every draw scores the resampled cells outside its calibration set, and the
+draws' τ are averaged; so it measures how much the study's sample of cells moves the answer.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class AblationRow:
     features: str  # a feature set, or "A − B" for an increment
     tau: float  # mean over draws of τ on the held-out cells (Δτ for an increment)
     sd: float  # sd over draws
-    low: float  # 95% paired bootstrap interval over held-out cells
+    low: float  # 95% bootstrap interval over the study's cells (paired across feature sets)
     high: float
 
     def as_dict(self) -> dict:
@@ -155,27 +156,30 @@ def ablate(
     for kind in models:
         for size in (s for s in sizes if n - s >= MIN_HELD_OUT):
             rng = np.random.default_rng([seed, size])
+            # one resample of the study's cells per bootstrap row, shared by every draw and feature set:
+            # each draw scores the resampled cells outside its calibration set
+            resampled = rng.integers(0, n, size=(resamples, n))
             taus: dict[str, list[float]] = {name: [] for name in feature_sets}
             boot: dict[str, list[np.ndarray]] = {name: [] for name in feature_sets}
             for _ in range(repeats):
                 order = rng.permutation(n)
                 calibration, held = order[:size], order[size:]
-                draws = rng.integers(0, len(held), size=(resamples, len(held)))
                 for name, parts in feature_sets.items():
                     x = np.hstack([blocks[b] for b in parts])
                     model = make_model(kind, seed).fit(x[calibration], accuracy[calibration])
-                    predicted, truth = model.predict(x[held]), accuracy[held]
-                    taus[name].append(kendall_tau_rows(predicted, truth)[0])
-                    boot[name].append(kendall_tau_rows(predicted[draws], truth[draws]))
+                    predicted = np.full(n, np.nan)
+                    predicted[held] = model.predict(x[held])
+                    taus[name].append(kendall_tau_rows(predicted[held], accuracy[held])[0])
+                    boot[name].append(kendall_tau_rows(predicted[resampled], accuracy[resampled]))
             held_out = n - size
             for name in feature_sets:
-                values, resampled = np.array(taus[name]), np.mean(boot[name], axis=0)
-                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(values), *_interval(resampled)))
+                values, spread = np.array(taus[name]), np.mean(boot[name], axis=0)
+                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(values), *_interval(spread)))
             for with_beta, without in increments:
                 delta = np.array(taus[with_beta]) - np.array(taus[without])
-                resampled = np.mean(np.array(boot[with_beta]) - np.array(boot[without]), axis=0)
+                spread = np.mean(np.array(boot[with_beta]) - np.array(boot[without]), axis=0)
                 name = f"{with_beta} − {without}"
-                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(delta), *_interval(resampled)))
+                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(delta), *_interval(spread)))
     return rows
 
 

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "channels_last": False,
         "probe_input": "batch",
         "precision": "fp32",
-    },  # 0: snapshots only at init and epoch ends; probe_input: batch (the probe batch's BN statistics) | eval (running)
+    },  # 0: snapshots only at init and epoch ends; probe_input: batch (its own BN statistics) | eval
     "ground_truth": {"table": "", "target": "c10valid_xvalid_200_v10"},  # "": NBCAP_DATA/nb201/nb201_merged.csv(.gz)
     "proxies": {"names": ["all"], "batch_size": 64},  # zero-cost proxies at initialisation; ["all"] or [] or names
     "evaluation": {"bootstrap": 1000, "degenerate_below": 10.5, "calibration": 0.3},  # calibration: share of the

@@ -79,7 +79,8 @@ def kendall_tau_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall τ-b of every row pair of (R, n) arrays at once (NaN where a row is constant).
 
     τ-b = Σ sign(Δx) sign(Δy) / sqrt(Σ sign(Δx)² Σ sign(Δy)²) over all pairs, which counts ties in x,
-    in y and in both exactly as scipy does. Rows are processed in chunks of about 4M pairs; beyond
+    in y and in both exactly as scipy does. Pairs where either row holds NaN are left out, so rows may
+    cover different subsets of the points. Rows are processed in chunks of about 4M pairs; beyond
     :data:`PAIRWISE_LIMIT` points (n² pairs per row would not fit) each row goes to scipy instead.
     """
     x, y = np.atleast_2d(x), np.atleast_2d(y)
@@ -91,6 +92,8 @@ def kendall_tau_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     for start in range(0, rows, chunk):
         sx = np.sign(x[start : start + chunk, :, None] - x[start : start + chunk, None, :])
         sy = np.sign(y[start : start + chunk, :, None] - y[start : start + chunk, None, :])
+        both = np.isfinite(sx) & np.isfinite(sy)
+        sx, sy = np.where(both, sx, 0.0), np.where(both, sy, 0.0)
         numerator = (sx * sy).sum((1, 2))
         denominator = np.sqrt((sx * sx).sum((1, 2)) * (sy * sy).sum((1, 2)))
         with np.errstate(invalid="ignore", divide="ignore"):

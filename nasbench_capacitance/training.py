@@ -40,7 +40,7 @@ class TrainConfig:
     strategies: tuple[str, ...] = ("weight", "gradient")
     snapshot_every_steps: int | None = None
     channels_last: bool = False
-    probe_input: str = "batch"  # BatchNorm statistics of the probe batch's features: "batch" (its own) or "eval" (running)
+    probe_input: str = "batch"  # BatchNorm statistics for the probe batch's features: "batch" (its own) | "eval"
     precision: str = "fp32"  # "bf16": forward and backward under bfloat16 autocast (weights, SGD, probe in fp32)
     sync_timing: bool = False  # synchronise the GPU at phase boundaries so phase times are exact (slower)
 

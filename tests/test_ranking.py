@@ -60,3 +60,12 @@ def test_batched_statistics_equal_scipy_with_ties():
         assert tau[r] == pytest.approx(ranking.kendall_tau(x[r], y[r]), abs=1e-12, nan_ok=True)
         assert rho[r] == pytest.approx(ranking.spearman_rho(x[r], y[r]), abs=1e-12, nan_ok=True)
     assert math.isnan(tau[7]) and math.isnan(rho[7])
+
+
+def test_row_kendall_leaves_out_pairs_with_a_nan_as_scipy_on_the_finite_subset():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(4, 30)), rng.integers(0, 6, size=(4, 30)).astype(float)  # ties in y
+    x[0, :7] = np.nan
+    x[1, ::3] = np.nan
+    expected = [ranking.kendall_tau(a, b) for a, b in zip(x, y)]
+    np.testing.assert_allclose(ranking.kendall_tau_rows(x, y), expected, rtol=1e-12)

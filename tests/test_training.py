@@ -82,7 +82,8 @@ def test_probe_input_with_batch_statistics_leaves_the_model_as_it_was(tiny_data)
     # batch statistics standardise the last cell's output; running statistics at init do not
     assert not torch.allclose(eval_features, batch_features)
     stable = run(tiny_data, probe_input="batch")
-    assert stable.train_loss == run(tiny_data, probe_input="eval").train_loss  # the probe input changes what is measured, not training
+    # the probe input changes what is measured, not training
+    assert stable.train_loss == run(tiny_data, probe_input="eval").train_loss
     assert torch.isfinite(stable.probe.beta("gradient").values).all()
     with pytest.raises(ValueError, match="probe_input"):
         TrainConfig(probe_input="train")
