@@ -35,7 +35,10 @@ TARGET = "c10valid_xvalid_200_v10"
 # that ran the frontier (out/bench_precision_quick.txt; an Intel probe found it slower there). It only
 # reorders the arithmetic (|Δ val acc| 0.33 points on 3 cells), like a thread count; quick_contiguous
 # measures whether that moves τ.
-BASE_OVERRIDES = ["train.channels_last=true", "proxies.names=[]"]
+# The probe input is pinned to eval: the frontier's runs began before batch became the default, and
+# pinning keeps them resumable; quick_batchprobe measures batch beside quick (validation accuracy,
+# the frontier's axis, does not depend on it).
+BASE_OVERRIDES = ["train.channels_last=true", "train.probe_input=eval", "proxies.names=[]"]
 
 
 def dev_sample(n: int) -> list[int]:
@@ -97,13 +100,18 @@ def draw(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    # protocols that train alike (they differ only in what the probe reads) share one point
+    points: dict[tuple, list[dict]] = {}
     for row in rows:
+        points.setdefault((row["tau_val_acc"], row["cells"], row["runs"]), []).append(row)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for same in points.values():
+        row = same[0]
         tau = row["tau_val_acc"]
         error = [[tau - row["low_val_acc"]], [row["high_val_acc"] - tau]]
         ax.errorbar(row["seconds_per_cell"], tau, yerr=error, fmt="o", capsize=3)
         ax.annotate(
-            row["protocol"],
+            " = ".join(r["protocol"] for r in same) + f" ({row['runs']}×{row['cells']})",
             (row["seconds_per_cell"], row["tau_val_acc"]),
             fontsize=7,
             xytext=(4, 4),
@@ -112,7 +120,7 @@ def draw(rows: list[dict], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("CPU seconds per cell (1 thread)")
     ax.set_ylabel(f"Kendall τ of validation accuracy vs {TARGET}")
-    ax.set_title("fidelity frontier: seed-mean τ, 95% interval over the cells", fontsize=10)
+    ax.set_title("fidelity frontier: seed-mean τ, 95% interval over the cells (seeds×cells)", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
