@@ -10,7 +10,7 @@ NBCAP_DATA ?= $(if $(wildcard ../shared/cifar10),$(abspath ../shared),$(abspath 
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup data lint test demo figures bench baselines space-reference search-results check-params clean
+.PHONY: setup data lint test demo figures bench baselines space-reference search-results beta-study check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,15 @@ search-results: setup
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset cifar100 $(EVALUATIONS) --out out/search-c100
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset ImageNet16-120 $(EVALUATIONS) --out out/search-in16
 	cp out/search/search_cifar10.png figures/search_cifar10.png
+
+# The β_eff study (README, "Does β_eff add information?"): β at initialisation on the held-out cells
+# with its ablation (about 40 min on 1 core), the development frontier so far, and its figure.
+# The long runs (frontier seeds, the trained 300-cell study) are the resumable commands README names.
+beta-study: setup
+	mkdir -p out/beta-init
+	$(BIN)/python benchmarks/beta_at_init.py --sample dev --seeds 0,1,2 | tee out/beta-init/dev.txt
+	$(BIN)/python benchmarks/beta_at_init.py --sample held-out --seeds 0,1,2 --ablation figures/beta_init_ablation.png | tee out/beta-init/held-out.txt
+	$(BIN)/python benchmarks/fidelity_frontier.py --out out/frontier --report-only --figure figures/fidelity_frontier.png
 
 check-params: setup
 	$(BIN)/python scripts/check_params.py
