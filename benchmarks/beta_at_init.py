@@ -1,7 +1,7 @@
 """β_eff at initialisation, no training: how well does the probe's first snapshot rank NB201 cells?
 
 Usage: NBCAP_DATA=../shared python benchmarks/beta_at_init.py --sample dev|held-out [--seeds 0,1,2]
-           [--cells N] [--exclude out/quick100] [--out out/beta-init]
+           [--cells N] [--out out/beta-init] [--ablation FIGURE]
 
 The development runs showed β_gradient's snapshot at initialisation ranking far better than any
 later one. This takes exactly that snapshot (quick's network, channels-last, the seeded probe batch
@@ -79,7 +79,6 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sample", choices=("dev", "held-out"), required=True)
     p.add_argument("--cells", type=int, help="cells (default: 60 for dev, 300 held out)")
-    p.add_argument("--exclude", nargs="*", default=["out/quick100"], help="studies excluded from the held-out draw")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="out/beta-init")
@@ -89,7 +88,7 @@ def main() -> None:
     if args.sample == "dev":
         cells = dev_sample(args.cells or 60)
     else:
-        cells = held_out_sample(args.cells or 300, 60, [Path(e) for e in args.exclude])
+        cells = held_out_sample(args.cells or 300, 60, [])
     truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies(cells)
     spec = read_toml(PROTOCOLS)["quick"]
     table = space_scoring.reference_table()

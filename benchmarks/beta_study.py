@@ -1,10 +1,11 @@
 """Does β_eff add information? A held-out study at one frontier protocol, and the paired ablation on it.
 
 Usage: NBCAP_DATA=../shared python benchmarks/beta_study.py --out out/beta-study [--protocol quick]
-           [--cells 300] [--exclude out/quick100] [--threads 1] [--workers 1] [--report-only]
+           [--cells 300] [--exclude DIR ...] [--threads 1] [--workers 1] [--report-only]
 
 The study's cells are drawn (one per isomorphism class, seed 2027) from outside the frontier's
-development sample and outside every study named by ``--exclude``, so no design choice was made on
+development sample, outside quick's 100-cell seed-0 sample (``EXPLORED``: the pool the search
+results looked at) and outside every study named by ``--exclude``, so no design choice was made on
 them. The study is an ordinary resumable run in ``OUT/study`` (kill it, run the command again; parts
 may run in different sessions). Then, on the cells finished so far:
 
@@ -33,11 +34,12 @@ from nasbench_capacitance.runner import run_study
 from nasbench_capacitance.store import load_records
 
 STUDY_SEED = 2027  # the held-out sample's seed (the development sample's is DEV_SEED)
+EXPLORED = {"archs": 100, "seed": 0}  # `nbcap run --preset quick --set sample.archs=100`: looked at before
 
 
 def held_out_sample(n: int, dev_cells: int, exclude: list[Path]) -> list[int]:
     """``n`` cells, one per isomorphism class, outside the development sample and the excluded studies."""
-    taken = set(dev_sample(dev_cells))
+    taken = set(dev_sample(dev_cells)) | set(space.sample_indices(EXPLORED["archs"], EXPLORED["seed"], unique=True))
     for run_dir in exclude:
         taken |= {r["index"] for r in load_records(run_dir / "results.db")[1]}
     taken_classes = {space.arch_from_index(i).iso_key for i in taken}
