@@ -7,13 +7,15 @@ study's cells) and scores every β_eff strategy the run recorded in several ways
 snapshot, its mean over the snapshots, its change over the first snapshot interval, its relative
 (log) change from initialisation to the end, and its slope over the epochs. Printed and written to
 ``FRONTIER/beta_variants.csv``: Kendall τ against the 200-epoch accuracy, mean ± sd over training
-seeds. The sign is reported as measured (a negative τ means smaller β_eff ranks better).
+seeds (each seed on the cells it finished). The sign is reported as measured (a negative τ means
+smaller β_eff ranks better).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -81,7 +83,10 @@ def main() -> None:
             cells.add(len(ok))
             for variant, scores in variant_scores(ok).items():
                 taus.setdefault(variant, []).append(ranking.kendall_tau(scores, accuracy))
-        for variant, values in taus.items():
+        for variant, all_values in taus.items():
+            values = [v for v in all_values if math.isfinite(v)]  # a constant score (β_weight at init) has no τ
+            if not values:
+                continue
             sd = statistics.stdev(values) if len(values) > 1 else float("nan")
             n = "/".join(map(str, sorted(cells)))
             row = {"protocol": protocol, "variant": variant, "cells": n, "seeds": len(values)}
