@@ -113,6 +113,17 @@ def draw(rows: list[ablation.AblationRow], path: Path) -> None:
     plt.close(fig)
 
 
+def calibration_sizes(text: str) -> list[int]:
+    """--sizes: comma-separated calibration sizes, at least 2 cells each (a regression needs two points)."""
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if min(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"calibration sizes must be at least 2 cells, got {text}")
+    return sizes
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
@@ -123,7 +134,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--sizes", default=",".join(map(str, ablation.DEFAULT_SIZES)))
+    p.add_argument("--sizes", type=calibration_sizes, default=list(ablation.DEFAULT_SIZES), help="e.g. 10,25,50")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--figures", default="figures")
     p.add_argument("--report-only", action="store_true", help="analyse the cells finished so far, train nothing")
@@ -136,8 +147,12 @@ def main() -> None:
     if not args.report_only:
         cfg = protocol_config(specs[args.protocol], cells, args.seed, args.workers, args.threads)
         run_study(cfg, out / "study")
-    _, records = load_records(out / "study" / "results.db")
-    ok = [r for r in records if r["status"] == "ok"]
+    store = out / "study" / "results.db"
+    if not store.is_file():
+        sys.exit(f"no study at {store}: run without --report-only to train it")
+    ok = [r for r in load_records(store)[1] if r["status"] == "ok"]
+    if len(ok) < ablation.MIN_HELD_OUT + min(args.sizes):
+        sys.exit(f"{len(ok)} finished cells in {store}: too few for the ablation; train more first")
     truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies([r["index"] for r in ok])
     table = space_scoring.reference_table()
     single = single_scores(ok, table, truth)
@@ -152,8 +167,7 @@ def main() -> None:
         "curve": ablation.curve_block(ok),
         "beta": ablation.beta_block(ok),
     }
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = ablation.ablate(blocks, truth, sizes=sizes, repeats=args.repeats, seed=DEV_SEED)
+    rows = ablation.ablate(blocks, truth, sizes=args.sizes, repeats=args.repeats, seed=DEV_SEED)
     write_csv([r.as_dict() for r in rows], out / "ablation.csv")
     for r in rows:
         interval = f"[{r.low:+.3f}, {r.high:+.3f}]"
