@@ -152,6 +152,7 @@ def ablate(
     """
     accuracy = np.asarray(accuracy, dtype=float)
     n = len(accuracy)
+    features = {name: np.hstack([blocks[b] for b in parts]) for name, parts in feature_sets.items()}
     rows = []
     for kind in models:
         for size in (s for s in sizes if n - s >= MIN_HELD_OUT):
@@ -164,8 +165,7 @@ def ablate(
             for _ in range(repeats):
                 order = rng.permutation(n)
                 calibration, held = order[:size], order[size:]
-                for name, parts in feature_sets.items():
-                    x = np.hstack([blocks[b] for b in parts])
+                for name, x in features.items():
                     model = make_model(kind, seed).fit(x[calibration], accuracy[calibration])
                     predicted = np.full(n, np.nan)
                     predicted[held] = model.predict(x[held])
