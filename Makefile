@@ -76,12 +76,14 @@ search-results: setup
 	cp out/search/search_cifar10.png figures/search_cifar10.png
 
 # The β_eff study (README, "Does β_eff add information?"): β at initialisation on the held-out cells
-# with its ablation (about 40 min on 1 core), the development frontier so far, and its figure.
-# The long runs (frontier seeds, the trained 300-cell study) are the resumable commands README names.
+# with its ablation (about 40 min on 1 core), the 300-cell trained study at N=3 with its ablation
+# (about 1.5 h on 2 cores; resumable: run again after an interruption), the development frontier so
+# far, and its figure. More frontier seeds are the resumable commands README names.
 beta-study: setup
-	mkdir -p out/beta-init
+	mkdir -p out/beta-init out/beta-study
 	$(BIN)/python benchmarks/beta_at_init.py --sample dev --seeds 0,1,2 | tee out/beta-init/dev.txt
 	$(BIN)/python benchmarks/beta_at_init.py --sample held-out --seeds 0,1,2 --ablation figures/beta_init_ablation.png | tee out/beta-init/held-out.txt
+	$(BIN)/python benchmarks/beta_study.py --out out/beta-study --protocol n3 --workers 2 --threads 1 | tee out/beta-study/report.txt
 	$(BIN)/python benchmarks/fidelity_frontier.py --out out/frontier --report-only --figure figures/fidelity_frontier.png
 
 check-params: setup

@@ -45,9 +45,12 @@ def dev_sample(n: int) -> list[int]:
     return space.sample_indices(n, seed=DEV_SEED, unique=True)
 
 
-def protocol_config(spec: dict, cells: list[int], seed: int, workers: int, threads: int) -> config.StudyConfig:
+def protocol_config(
+    spec: dict, cells: list[int], seed: int, workers: int, threads: int, base: tuple[str, ...] = ()
+) -> config.StudyConfig:
+    """The protocol's study config on ``cells``; ``base`` overrides come after BASE_OVERRIDES, before the protocol's own."""
     run = [f"run.seed={seed}", f"run.workers={workers}", f"run.threads={threads}"]
-    overrides = [*BASE_OVERRIDES, *spec.get("set", []), *run]
+    overrides = [*BASE_OVERRIDES, *base, *spec.get("set", []), *run]
     cfg = config.load(spec.get("preset", "quick"), overrides=overrides)
     return cfg.updated({"sample": {"indices": cells}}, "the development sample")
 
