@@ -25,10 +25,11 @@ import statistics
 import sys
 from pathlib import Path
 
+import beta_variants
 import numpy as np
 from fidelity_frontier import DEV_SEED, PROTOCOLS, TARGET, dev_sample, last_epoch_scores, protocol_config
 
-from nasbench_capacitance import ablation, benchmark, metrics, paths, ranking, space, space_scoring
+from nasbench_capacitance import ablation, benchmark, paths, ranking, space, space_scoring
 from nasbench_capacitance.config import read_toml
 from nasbench_capacitance.runner import run_study
 from nasbench_capacitance.store import load_records
@@ -53,14 +54,20 @@ def held_out_sample(n: int, dev_cells: int, exclude: list[Path]) -> list[int]:
 
 
 def single_scores(ok: list, table: dict[str, np.ndarray], truth: np.ndarray) -> list[dict]:
-    """τ with a 95% bootstrap interval of every score the study and the whole-space table give alone."""
+    """τ with a 95% bootstrap interval of every score alone: validation accuracy, each reading of each
+    β_eff trajectory (benchmarks/beta_variants.py) and each column of the whole-space table."""
     indices = [r["index"] for r in ok]
-    scores = {m: last_epoch_scores(ok, m) for m in ["val_acc", *metrics.capacitance_metrics(ok[0]["metrics"])]}
+    scores = {"val_acc": last_epoch_scores(ok, "val_acc")} | beta_variants.variant_scores(ok)
     scores |= {m: table[m][indices] for m in ablation.free_block(indices, table)[1]}
     rows = []
     for name, values in scores.items():
+        finite = np.isfinite(values)
+        if len(np.unique(values[finite])) < 2:
+            print(f"{name}: the same value on every cell, no ranking (left out)")
+            continue
         low, high = ranking.bootstrap_interval(ranking.kendall_tau_rows, values, truth)
-        rows.append({"score": name, "n": len(ok), "tau": ranking.kendall_tau(values, truth), "low": low, "high": high})
+        tau = ranking.kendall_tau(values, truth)
+        rows.append({"score": name, "n": int(finite.sum()), "tau": tau, "low": low, "high": high})
     return rows
 
 
@@ -161,7 +168,7 @@ def main() -> None:
     single = single_scores(ok, table, truth)
     write_csv(single, out / "single.csv")
     for row in single:
-        print(f"{row['score']:<14} τ {row['tau']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]  n={row['n']}")
+        print(f"{row['score']:<26} τ {row['tau']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]  n={row['n']}")
     costs = block_costs(ok, table)
     write_csv([costs], out / "cost.csv")
     print("seconds per cell: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))

@@ -48,7 +48,7 @@ def dev_sample(n: int) -> list[int]:
 def protocol_config(
     spec: dict, cells: list[int], seed: int, workers: int, threads: int, base: tuple[str, ...] = ()
 ) -> config.StudyConfig:
-    """The protocol's study config on ``cells``; ``base`` overrides come after BASE_OVERRIDES, before the protocol's own."""
+    """The protocol's config on ``cells``: ``base`` overrides follow BASE_OVERRIDES, the protocol's own follow them."""
     run = [f"run.seed={seed}", f"run.workers={workers}", f"run.threads={threads}"]
     overrides = [*BASE_OVERRIDES, *base, *spec.get("set", []), *run]
     cfg = config.load(spec.get("preset", "quick"), overrides=overrides)
