@@ -39,6 +39,10 @@ EXPLORED = {"archs": 100, "seed": 0}  # `nbcap run --preset quick --set sample.a
 # The frontier pins the probe's input to `eval` so its early runs resume; the study uses the default
 # chosen on the development sample (docs/beta_study.md).
 STUDY_OVERRIDES = ('train.probe_input="batch"',)
+# Beside the default ablation: β_eff at initialisation alone, so that `free+beta − free+beta_init` says
+# what the trained part of the trajectory adds.
+FEATURE_SETS = ablation.FEATURE_SETS | {"free+beta_init": ("free", "beta_init")}
+INCREMENTS = (*ablation.INCREMENTS, ("free+beta_init", "free"), ("free+beta", "free+beta_init"))
 
 
 def held_out_sample(n: int, dev_cells: int, exclude: list[Path]) -> list[int]:
@@ -176,8 +180,17 @@ def main() -> None:
         "free": ablation.free_block([r["index"] for r in ok], table)[0],
         "curve": ablation.curve_block(ok),
         "beta": ablation.beta_block(ok),
+        "beta_init": ablation.beta_init_block(ok),
     }
-    rows = ablation.ablate(blocks, truth, sizes=args.sizes, repeats=args.repeats, seed=DEV_SEED)
+    rows = ablation.ablate(
+        blocks,
+        truth,
+        sizes=args.sizes,
+        repeats=args.repeats,
+        seed=DEV_SEED,
+        feature_sets=FEATURE_SETS,
+        increments=INCREMENTS,
+    )
     write_csv([r.as_dict() for r in rows], out / "ablation.csv")
     for r in rows:
         interval = f"[{r.low:+.3f}, {r.high:+.3f}]"

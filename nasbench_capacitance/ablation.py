@@ -6,7 +6,9 @@ Each trained cell of a study gives three blocks of features:
   the same values whatever protocol the study trained with), on a signed log scale;
 - ``curve``: the run's validation-accuracy and training-loss curves (LcSVR's summary statistics);
 - ``beta``: the β_eff trajectory of every recorded strategy (each snapshot, the change over the first
-  epoch, the slope over the epochs).
+  epoch, the slope over the epochs);
+- ``beta_init``: each strategy's first snapshot only, taken before training (for the increment that
+  asks what training adds to β_eff).
 
 For each calibration size n and each of ``repeats`` draws, a model is fitted on n cells' final
 accuracies and ranks the other cells; every feature set is scored on the same held-out cells, so the
@@ -78,13 +80,25 @@ def beta_trajectory(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values, [change, slope]])
 
 
-def beta_block(records: Sequence[Record]) -> np.ndarray:
-    """The β_eff trajectory features of every strategy recorded (NaN where a snapshot is missing)."""
+def _beta_names(records: Sequence[Record]) -> list[str]:
     names = metrics.capacitance_metrics({m for r in records for m in r["metrics"]})
     if not names:
         raise ValueError("the study recorded no β_eff: train with the capacitance probe (train.strategies)")
+    return names
+
+
+def beta_init_block(records: Sequence[Record]) -> np.ndarray:
+    """Each strategy's first β_eff snapshot (before any SGD step): the part of the trajectory training
+    has not touched, so ``free+beta`` against ``free+beta_init`` isolates what training adds."""
+    names = _beta_names(records)
+    series = [[_series(r, name) for name in names] for r in records]
+    return np.array([[s[0] if len(s) else np.nan for s in row] for row in series], dtype=float)
+
+
+def beta_block(records: Sequence[Record]) -> np.ndarray:
+    """The β_eff trajectory features of every strategy recorded (NaN where a snapshot is missing)."""
     parts = []
-    for name in names:
+    for name in _beta_names(records):
         length = max(len(_series(r, name)) for r in records)
         padded = [np.pad(s, (0, length - len(s)), constant_values=np.nan) for s in (_series(r, name) for r in records)]
         parts.append(np.vstack([beta_trajectory(s) for s in padded]))

@@ -61,6 +61,7 @@ def test_feature_blocks_read_the_trajectory_the_curves_and_the_whole_space_table
     # snapshots (padded to the longest), change over the first epoch, slope after it
     np.testing.assert_allclose(beta[0], [0.1, 0.3, 0.4, 0.5, 0.2, 0.1])
     assert np.isnan(beta[1, 2:4]).all() and beta[1, 4] == 0 and np.isnan(beta[1, 5])
+    np.testing.assert_allclose(ablation.beta_init_block(records), [[0.1], [0.2]])
     assert ablation.curve_block(records).shape == (2, 12)
     free, names = ablation.free_block([0, 6111], space_scoring.reference_table())
     assert free.shape == (2, len(names)) and {"params", "flops", "synflow", "nwot"} <= set(names)
