@@ -138,18 +138,25 @@ def calibration_sizes(text: str) -> list[int]:
     return sizes
 
 
+def positive_int(text: str) -> int:
+    """--cells, --repeats: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--protocol", default="quick", help="a protocol of frontier_protocols.toml")
-    p.add_argument("--cells", type=int, default=300)
+    p.add_argument("--cells", type=positive_int, default=300)
     p.add_argument("--dev-cells", type=int, default=60, help="the development sample's size (its cells are excluded)")
     p.add_argument("--exclude", nargs="*", default=[], help="study folders whose cells are excluded")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--sizes", type=calibration_sizes, default=list(ablation.DEFAULT_SIZES), help="e.g. 10,25,50")
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=positive_int, default=20)
     p.add_argument("--figures", default="figures")
     p.add_argument("--report-only", action="store_true", help="analyse the cells finished so far, train nothing")
     args = p.parse_args()

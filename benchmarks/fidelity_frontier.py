@@ -52,7 +52,7 @@ def protocol_config(
     run = [f"run.seed={seed}", f"run.workers={workers}", f"run.threads={threads}"]
     overrides = [*BASE_OVERRIDES, *base, *spec.get("set", []), *run]
     cfg = config.load(spec.get("preset", "quick"), overrides=overrides)
-    return cfg.updated({"sample": {"indices": cells}}, "the development sample")
+    return cfg.updated({"sample": {"indices": cells}}, "the protocol's cells")
 
 
 def last_epoch_scores(records: list, name: str) -> np.ndarray:
