@@ -7,10 +7,12 @@ The development runs showed β_gradient's snapshot at initialisation ranking far
 later one. This takes exactly that snapshot (quick's network, channels-last, the seeded probe batch
 of 256 training images; equal to the runs' stored epoch-0 values) for both probe inputs (``eval``:
 running BatchNorm statistics; ``batch``: the probe batch's own), over several initialisation seeds, and prints
-Kendall τ against the 200-epoch accuracy as mean ± sd over the seeds, beside the zero-cost proxies of
-the shipped whole-space table on the same cells. ``--sample dev`` is the development sample the
-choice was made on; ``--sample held-out`` is the held-out study's sample (beta_study.py), which no
-choice has seen. Seconds per cell are timed on the current thread count.
+Kendall τ against the 200-epoch accuracy as mean ± sd over the seeds, beside the registered
+``beta_init`` zero-cost proxy as ``nbcap space`` scores it (the proxies' batch of 64, a probe seeded
+on its own) and the zero-cost proxies of the shipped whole-space table on the same cells.
+``--sample dev`` is the development sample the choice was made on; ``--sample held-out`` is the
+held-out study's sample (beta_study.py), which no choice has seen. Seconds per cell are timed on the
+current thread count.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from beta_study import held_out_sample
 from beta_study import write_csv as write_rows
 from fidelity_frontier import PROTOCOLS, TARGET, dev_sample, protocol_config
 
-from nasbench_capacitance import ablation, benchmark, paths, ranking, space_scoring
+from nasbench_capacitance import ablation, benchmark, metrics, paths, ranking, space_scoring
 from nasbench_capacitance.architecture import prepare_data
 from nasbench_capacitance.config import StudyConfig, read_toml
 from nasbench_capacitance.data import TrainingData
+from nasbench_capacitance.metrics import zero_cost
 from nasbench_capacitance.model import build_network
 from nasbench_capacitance.probe import ProbeRecorder
 from nasbench_capacitance.training import probe_features
@@ -55,6 +58,14 @@ def beta_at_init(cell: int, cfg: StudyConfig, data: TrainingData) -> dict[str, f
         recorder.snapshot(0.0, 0, probe_features(net, x, mode), y)
         out[mode] = float(recorder.result().beta("gradient").values[0])
     return out
+
+
+def registered_proxy(cell: int, cfg: StudyConfig, data: TrainingData) -> float:
+    """The ``beta_init`` zero-cost proxy as ``nbcap space`` scores it: the proxies' network and batch (64)."""
+    setup = zero_cost.make_setup(
+        cell, data.train, C=cfg.model.C, N=cfg.model.N, batch_size=cfg.proxies.batch_size, seed=cfg.run.seed
+    )
+    return metrics.score(["beta_init"], None, setup.network.arch, setup)["beta_init"]["0"]
 
 
 # β at init as one more free feature: the model with and without it (ablation.ablate).
@@ -93,33 +104,36 @@ def main() -> None:
     spec = read_toml(PROTOCOLS)["quick"]
     table = space_scoring.reference_table()
     params = table["params"][cells]
-    taus: dict[str, list[float]] = {m: [] for m in PROBE_INPUTS}
-    partial: dict[str, list[float]] = {m: [] for m in PROBE_INPUTS}
+    readings = (*PROBE_INPUTS, "proxy")  # the probe's two inputs; the registered beta_init proxy
+    taus: dict[str, list[float]] = {m: [] for m in readings}
+    partial: dict[str, list[float]] = {m: [] for m in readings}
     seconds = []
     rows = []
     betas = []  # per seed: the batch-input β of every cell
     for seed in (int(s) for s in args.seeds.split(",")):
         cfg = protocol_config(spec, cells, seed, workers=1, threads=args.threads)
         data = prepare_data(cfg)
-        values = {m: [] for m in PROBE_INPUTS}
+        values = {m: [] for m in readings}
         for cell in cells:
             start = time.perf_counter()
             beta = beta_at_init(cell, cfg, data)
             seconds.append(time.perf_counter() - start)
-            rows.append({"seed": seed, "index": cell, **{f"beta_{m}": beta[m] for m in PROBE_INPUTS}})
-            for m in PROBE_INPUTS:
+            beta["proxy"] = -registered_proxy(cell, cfg, data)  # back to β's sign, as the other readings
+            rows.append({"seed": seed, "index": cell, **{f"beta_{m}": beta[m] for m in readings}})
+            for m in readings:
                 values[m].append(beta[m])
         betas.append(np.array(values["batch"]))
-        for m in PROBE_INPUTS:
+        for m in readings:
             taus[m].append(ranking.kendall_tau(np.array(values[m]), truth))
             partial[m].append(ranking.partial_kendall_tau(np.array(values[m]), truth, params))
-        print(f"seed {seed}: " + ", ".join(f"{m} τ {taus[m][-1]:+.3f}" for m in PROBE_INPUTS), flush=True)
+        print(f"seed {seed}: " + ", ".join(f"{m} τ {taus[m][-1]:+.3f}" for m in readings), flush=True)
     cost = statistics.median(seconds)
     print(f"{args.sample} sample, {len(cells)} cells, seeds {args.seeds}; {cost:.2f} s per cell (both inputs)")
-    for m in PROBE_INPUTS:
+    for m in readings:
         sd = statistics.stdev(taus[m]) if len(taus[m]) > 1 else float("nan")
         given = f"τ|params {statistics.mean(partial[m]):+.3f}"
-        print(f"β_gradient at init, probe input {m:<5}  τ {statistics.mean(taus[m]):+.3f} ± {sd:.3f}  {given}")
+        what = "the beta_init proxy (batch 64)   " if m == "proxy" else f"β_gradient at init, probe input {m:<5}"
+        print(f"{what}  τ {statistics.mean(taus[m]):+.3f} ± {sd:.3f}  {given}")
     for name in ablation.free_block(cells, table)[1]:
         score = table[name][cells]
         tau, given = ranking.kendall_tau(score, truth), ranking.partial_kendall_tau(score, truth, params)

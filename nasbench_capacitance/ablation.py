@@ -50,9 +50,16 @@ def signed_log(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
+BETA_PROXIES = ("beta_init",)  # training-free, but β_eff: the ablation's β blocks, never the free one
+
+
 def free_block(indices: Sequence[int], table: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
-    """The training-free columns of the whole-space table for ``indices`` (signed log), and their names."""
-    names = [m for m in metrics.available("arch") + metrics.available("init") if m in table]
+    """The training-free columns of the whole-space table for ``indices`` (signed log), and their names.
+
+    β_eff's own proxy stays out even when the table holds it: the ablation asks what β adds to the rest.
+    """
+    free = metrics.available("arch") + metrics.available("init")
+    names = [m for m in free if m in table and m not in BETA_PROXIES]
     rows = np.asarray(indices, dtype=int)
     return np.column_stack([signed_log(table[m][rows]) for m in names]), names
 

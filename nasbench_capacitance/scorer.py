@@ -8,8 +8,8 @@ too, so a study of the same configuration serves a search and the other way roun
 Where a score comes from (``source``):
 
 - ``"table"``: the shipped whole-space table (:func:`space_scoring.reference_table`), for the arch and
-  zero-cost metrics, when the configuration's network, data, proxy batch and seed are the ones that
-  table was made with (the ``quick`` preset); the seconds charged are those the table measured.
+  zero-cost metrics it holds, when the configuration's network, data, proxy batch and seed are the
+  ones that table was made with (the ``quick`` preset); the seconds charged are those the table measured.
 - ``"live"``: computed here by :func:`evaluate_architecture`; the seconds charged are measured.
 - ``"auto"`` (default): the table where it applies, live otherwise.
 """
@@ -178,13 +178,18 @@ class Scorer:
         return metrics.epoch_key(float(chosen))
 
     def _source(self, source: str, table: str | os.PathLike | None) -> str:
-        usable = self.metric.kind in ("arch", "init") and _same_proxy_setup(
-            self.config, config_module.load(TABLE_PRESET)
+        from .space_scoring import reference_columns
+
+        usable = (
+            self.metric.kind in ("arch", "init")
+            and _same_proxy_setup(self.config, config_module.load(TABLE_PRESET))
+            and (table is not None or self.name in reference_columns())
         )
         if source == "table" and not (usable or table is not None):
             raise ValueError(
                 f"{self.name} is not in the whole-space table for this configuration: the table holds the "
-                f"training-free metrics at the {TABLE_PRESET!r} preset; use source='live'"
+                f"training-free metrics at the {TABLE_PRESET!r} preset that were registered when it was made "
+                "(`make space-reference` adds newer ones); use source='live'"
             )
         if source == "auto":
             return "table" if usable else "live"

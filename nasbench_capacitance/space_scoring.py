@@ -234,13 +234,8 @@ def is_space_study(run: dict) -> bool:
     return run["config"].get("kind") == KIND
 
 
-def reference_table(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The shipped whole-space scores (``nbcap space --preset quick``), one array per column, by NB201 index.
-
-    Metric columns hold the scores (higher is better), ``time_<metric>`` the seconds each took on the
-    machine that made the table; a search reads these instead of recomputing them. ``path`` reads
-    another ``space.csv`` (plain or gzipped) instead.
-    """
+def _open_table(path: str | os.PathLike | None) -> TextIO:
+    """The shipped whole-space table, or ``path`` (plain or gzipped), opened as text."""
     source = (
         Path(path) if path else Path(str(importlib.resources.files(__package__).joinpath("reference")), REFERENCE_TABLE)
     )
@@ -249,7 +244,23 @@ def reference_table(path: str | os.PathLike | None = None) -> dict[str, np.ndarr
             f"whole-space table {source} not found; `make space-reference` regenerates the shipped one"
         )
     opener = gzip.open if source.suffix == ".gz" else open
-    with opener(source, "rt", newline="") as f:
+    return opener(source, "rt", newline="")
+
+
+def reference_columns(path: str | os.PathLike | None = None) -> list[str]:
+    """The columns of the whole-space table (its header only): which metrics it holds."""
+    with _open_table(path) as f:
+        return next(csv.reader(f))
+
+
+def reference_table(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The shipped whole-space scores (``nbcap space --preset quick``), one array per column, by NB201 index.
+
+    Metric columns hold the scores (higher is better), ``time_<metric>`` the seconds each took on the
+    machine that made the table; a search reads these instead of recomputing them. ``path`` reads
+    another ``space.csv`` (plain or gzipped) instead.
+    """
+    with _open_table(path) as f:
         rows = list(csv.DictReader(f))
     numeric = [c for c in rows[0] if c not in ("arch_str", "status", "reason")]
     table = {c: np.full(space.NUM_ARCHS, np.nan) for c in numeric}

@@ -63,8 +63,11 @@ def test_feature_blocks_read_the_trajectory_the_curves_and_the_whole_space_table
     assert np.isnan(beta[1, 2:4]).all() and beta[1, 4] == 0 and np.isnan(beta[1, 5])
     np.testing.assert_allclose(ablation.beta_init_block(records), [[0.1], [0.2]])
     assert ablation.curve_block(records).shape == (2, 12)
-    free, names = ablation.free_block([0, 6111], space_scoring.reference_table())
+    table = space_scoring.reference_table()
+    free, names = ablation.free_block([0, 6111], table)
     assert free.shape == (2, len(names)) and {"params", "flops", "synflow", "nwot"} <= set(names)
+    _, names = ablation.free_block([0, 6111], {**table, "beta_init": table["nwot"]})  # a regenerated table
+    assert "beta_init" not in names
     np.testing.assert_allclose(ablation.signed_log(np.array([-np.e + 1, 0, np.e - 1])), [-1, 0, 1])
     with pytest.raises(ValueError, match="train.strategies"):
         ablation.beta_block([Record(index=0, arch_str="", status="ok", reason=None, metrics={"val_acc": {"1": 20}})])

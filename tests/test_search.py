@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from helpers import kill_midway
 
-from nasbench_capacitance import NaslibPredictor, Scorer, SimulatedAPI, cli, config, space
+from nasbench_capacitance import NaslibPredictor, Scorer, SimulatedAPI, cli, config, space, space_scoring
 from nasbench_capacitance.search import ALGORITHMS, Benchmark, Simulation
 from nasbench_capacitance.search.experiment import plan_search
 from nasbench_capacitance.search.study import Setting, search_once
@@ -63,6 +63,15 @@ def test_scorer_reads_the_table_or_computes_the_same_score_live(cifar_cache):
     assert table.cost.calls == 2 and table.seconds(6111) > 0  # the cache charges a cell once
     with pytest.raises(ValueError, match="not in the whole-space table"):
         Scorer("val_acc", "smoke", source="table")
+
+
+def test_a_proxy_registered_after_the_table_was_made_is_scored_live(monkeypatch):
+    shipped = space_scoring.reference_columns()
+    assert "nwot" in shipped and Scorer("nwot").source == "table"
+    monkeypatch.setattr(space_scoring, "reference_columns", lambda: [c for c in shipped if c != "nwot"])
+    assert Scorer("nwot").source == "live"
+    with pytest.raises(ValueError, match="make space-reference"):
+        Scorer("nwot", source="table")
 
 
 def test_a_trained_metric_is_cached_in_a_store_that_nbcap_run_resumes(tmp_path, nb201_table):

@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from nasbench_capacitance import data, metrics, ranking, space
 from nasbench_capacitance.metrics import zero_cost
+from nasbench_capacitance.probe import CapacitanceProbe, ProbeRecorder
 
 
 def mlp(bias: bool = True) -> nn.Sequential:
@@ -210,3 +211,27 @@ def test_data_free_proxies_rank_cells_as_naslib_does(data_root, cifar_cache):
     np.testing.assert_allclose(ours["l2_norm"], theirs["l2_norm"], rtol=0.02)
     np.testing.assert_allclose(ours["synflow"], theirs["synflow"], rtol=0.01)  # log-synflow: data-free
     assert ranking.spearman_rho(np.array(ours["nwot"]), theirs["nwot"]) > 0.7
+
+
+def test_beta_init_is_minus_beta_gradient_of_a_seeded_probe_and_disturbs_nothing(tiny_images):
+    arch = space.arch_from_index(6111)
+
+    def setup():
+        return zero_cost.make_setup(arch, tiny_images, C=4, N=1, batch_size=16, seed=3)
+
+    alone = setup()
+    before = {k: v.clone() for k, v in alone.network.state_dict().items()}
+    score = metrics.score(["beta_init"], None, arch, alone)["beta_init"]["0"]
+    after = alone.network.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # BatchNorm's running statistics too
+    with torch.no_grad():
+        features = alone.network.train().features(alone.inputs)
+    torch.manual_seed(3)
+    recorder = ProbeRecorder(CapacitanceProbe(features.shape[1], 10), ("gradient",))
+    recorder.snapshot(0.0, 0, features, alone.targets)
+    assert score == pytest.approx(
+        -float(recorder.result().beta("gradient").values[0]), rel=1e-6
+    )  # lower β ranks higher
+    others = [n for n in metrics.available("init") if n != "beta_init"]
+    with_it = metrics.score(["beta_init", *others], None, arch, setup())
+    assert {n: with_it[n] for n in others} == metrics.score(others, None, arch, setup())

@@ -36,7 +36,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import torch
 from torch import nn
@@ -45,7 +45,9 @@ from torch.nn import functional as F
 
 from ..data import DeviceImages
 from ..model import build_network
+from ..probe import CapacitanceProbe, ProbeRecorder
 from ..space import Arch
+from ..training import probe_features
 from . import Inputs, Values, metric
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -325,6 +327,26 @@ def _nwot(s: ProxySession) -> float:
     return float(torch.linalg.slogdet(kernel.double()).logabsdet)
 
 
+def _beta_init(s: ProxySession) -> float:
+    """−β_eff (gradient strategy) of a fresh, seeded capacitance probe reading the initialised network's
+    features: the one β_eff reading that ranks NB201 (docs/beta_study.md). Negated, so higher is better.
+
+    The probe's weights come from their own generator (the session's seed), so this proxy draws nothing
+    from the session's generator and the others score the same with or without it.
+    """
+    features = torch.cat([probe_features(s.net, x, "batch") for x, _ in s.batches])
+    labels = torch.cat([y for _, y in s.batches])
+    with torch.no_grad():
+        head = cast(nn.Module, s.net.head)
+        classes = head(features[:1]).shape[1]  # the probe takes the head's place: as many outputs
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s.generator.initial_seed())
+        probe = CapacitanceProbe(features.shape[1], classes).to(features.device)
+    recorder = ProbeRecorder(probe, ("gradient",))
+    recorder.snapshot(0.0, 0, features, labels)
+    return -float(recorder.result().beta("gradient").values[0])
+
+
 def _synflow(s: ProxySession) -> float:
     """log Σ |θ ⊙ ∂R/∂θ| with R = Σ logits of an all-ones input through |θ|, BN bypassed, in float64.
 
@@ -524,6 +546,14 @@ PROXIES: dict[str, Proxy] = {
             True,
             "Σ g ⊙ θ at initialisation (signed)",
             "zero-cost-nas measures/plain.py",
+        ),
+        Proxy(
+            "beta_init",
+            _beta_init,
+            (),
+            True,
+            "−β_eff (gradient) of a seeded capacitance probe on the initialised network's features",
+            "this project: docs/beta_study.md",
         ),
         Proxy(
             "epe_nas",
