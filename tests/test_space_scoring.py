@@ -45,7 +45,9 @@ def test_a_small_range_end_to_end(tmp_path, nb201_table, capsys):
     targets = {r["target"] for r in correlations}
     assert targets == {"c10valid_xvalid_200_v10", "c10_test_200", "c100_test_200", "in16_test_200"}
     assert {r["subset"] for r in correlations} == {"all", "non-degenerate"}
-    assert len(correlations) == len(training_free_metrics()) * 4 * 2 and all(r["n"] == "12" for r in correlations if r["subset"] == "all")
+    assert len(correlations) == len(training_free_metrics()) * 4 * 2 and all(
+        r["n"] == "12" for r in correlations if r["subset"] == "all"
+    )
     search = read_csv(out / "space_search.csv")
     assert {"top1", "top10", "top100", "recall_top1pct", "recall_top5pct", "rank_of_best"} <= set(search[0])
     oracle = [r for r in search if r["metric"] == "(oracle)"][0]
