@@ -10,7 +10,8 @@ them. The study is an ordinary resumable run in ``OUT/study`` (kill it, run the 
 may run in different sessions). Then, on the cells finished so far:
 
 - ``OUT/single.csv``: Kendall τ of each single score (validation accuracy, each β_eff, each
-  zero-cost proxy of the shipped whole-space table) with its 95% bootstrap interval;
+  zero-cost proxy of the shipped whole-space table) with its 95% bootstrap interval, and its partial τ
+  with parameter count held fixed (a score that only counts parameters drops to about 0);
 - ``OUT/ablation.csv`` and ``FIGURES/beta_ablation.png``: the calibrated model with and without the
   β_eff features at each calibration size (:mod:`nasbench_capacitance.ablation`);
 - ``OUT/cost.csv``: seconds per cell each feature block costs, for the equal-compute comparison.
@@ -59,8 +60,10 @@ def held_out_sample(n: int, dev_cells: int, exclude: list[Path]) -> list[int]:
 
 def single_scores(ok: list, table: dict[str, np.ndarray], truth: np.ndarray) -> list[dict]:
     """τ with a 95% bootstrap interval of every score alone: validation accuracy, each reading of each
-    β_eff trajectory (benchmarks/beta_variants.py) and each column of the whole-space table."""
+    β_eff trajectory (benchmarks/beta_variants.py) and each column of the whole-space table; τ given
+    parameter count beside it."""
     indices = [r["index"] for r in ok]
+    params = table["params"][indices]
     scores = {"val_acc": last_epoch_scores(ok, "val_acc")} | beta_variants.variant_scores(ok)
     scores |= {m: table[m][indices] for m in ablation.free_block(indices, table)[1]}
     rows = []
@@ -71,7 +74,8 @@ def single_scores(ok: list, table: dict[str, np.ndarray], truth: np.ndarray) -> 
             continue
         low, high = ranking.bootstrap_interval(ranking.kendall_tau_rows, values, truth)
         tau = ranking.kendall_tau(values, truth)
-        rows.append({"score": name, "n": int(finite.sum()), "tau": tau, "low": low, "high": high})
+        row = {"score": name, "n": int(finite.sum()), "tau": tau, "low": low, "high": high}
+        rows.append(row | {"tau_given_params": ranking.partial_kendall_tau(values, truth, params)})
     return rows
 
 
@@ -179,7 +183,8 @@ def main() -> None:
     single = single_scores(ok, table, truth)
     write_csv(single, out / "single.csv")
     for row in single:
-        print(f"{row['score']:<26} τ {row['tau']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]  n={row['n']}")
+        interval = f"[{row['low']:+.3f}, {row['high']:+.3f}]"
+        print(f"{row['score']:<26} τ {row['tau']:+.3f} {interval}  τ|params {row['tau_given_params']:+.3f}  n={row['n']}")
     costs = block_costs(ok, table)
     write_csv([costs], out / "cost.csv")
     print("seconds per cell: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
