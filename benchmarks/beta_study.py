@@ -184,7 +184,8 @@ def main() -> None:
     write_csv(single, out / "single.csv")
     for row in single:
         interval = f"[{row['low']:+.3f}, {row['high']:+.3f}]"
-        print(f"{row['score']:<26} τ {row['tau']:+.3f} {interval}  τ|params {row['tau_given_params']:+.3f}  n={row['n']}")
+        given = f"τ|params {row['tau_given_params']:+.3f}"
+        print(f"{row['score']:<26} τ {row['tau']:+.3f} {interval}  {given}  n={row['n']}")
     costs = block_costs(ok, table)
     write_csv([costs], out / "cost.csv")
     print("seconds per cell: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
