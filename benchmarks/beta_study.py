@@ -1,7 +1,7 @@
 """Does β_eff add information? A held-out study at one frontier protocol, and the paired ablation on it.
 
 Usage: NBCAP_DATA=../shared python benchmarks/beta_study.py --out out/beta-study [--protocol quick]
-           [--cells 300] [--exclude DIR ...] [--threads 1] [--workers 1] [--report-only]
+           [--cells 300] [--exclude DIR ...] [--threads 1] [--workers 1] [--report-only] [--no-ablation]
 
 The study's cells are drawn (one per isomorphism class, seed 2027) from outside the frontier's
 development sample, outside quick's 100-cell seed-0 sample (``EXPLORED``: the pool the search
@@ -131,6 +131,47 @@ def draw(rows: list[ablation.AblationRow], path: Path) -> None:
     plt.close(fig)
 
 
+def report_single(ok: list, table: dict[str, np.ndarray], truth: np.ndarray, out: Path) -> None:
+    """``OUT/single.csv`` and ``OUT/cost.csv``, printed too."""
+    single = single_scores(ok, table, truth)
+    write_csv(single, out / "single.csv")
+    for row in single:
+        interval = f"[{row['low']:+.3f}, {row['high']:+.3f}]"
+        given = f"τ|params {row['tau_given_params']:+.3f}"
+        print(f"{row['score']:<26} τ {row['tau']:+.3f} {interval}  {given}  n={row['n']}")
+    costs = block_costs(ok, table)
+    write_csv([costs], out / "cost.csv")
+    print("seconds per cell: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
+
+
+def report_ablation(
+    ok: list, table: dict[str, np.ndarray], truth: np.ndarray, args: argparse.Namespace, out: Path
+) -> None:
+    """``OUT/ablation.csv`` and ``FIGURES/beta_ablation.png``, printed too (minutes: hundreds of model fits)."""
+    blocks = {
+        "free": ablation.free_block([r["index"] for r in ok], table)[0],
+        "curve": ablation.curve_block(ok),
+        "beta": ablation.beta_block(ok),
+        "beta_init": ablation.beta_init_block(ok),
+    }
+    rows = ablation.ablate(
+        blocks,
+        truth,
+        sizes=args.sizes,
+        repeats=args.repeats,
+        seed=DEV_SEED,
+        feature_sets=FEATURE_SETS,
+        increments=INCREMENTS,
+    )
+    write_csv([r.as_dict() for r in rows], out / "ablation.csv")
+    for r in rows:
+        interval = f"[{r.low:+.3f}, {r.high:+.3f}]"
+        print(f"{r.model:<6} n={r.calibration:<4} {r.features:<30} {r.tau:+.3f} ± {r.sd:.3f} {interval}")
+    figures = Path(args.figures)
+    figures.mkdir(parents=True, exist_ok=True)
+    draw(rows, figures / "beta_ablation.png")
+
+
 def calibration_sizes(text: str) -> list[int]:
     """--sizes: comma-separated calibration sizes, at least 2 cells each (a regression needs two points)."""
     try:
@@ -163,6 +204,9 @@ def main() -> None:
     p.add_argument("--repeats", type=positive_int, default=20)
     p.add_argument("--figures", default="figures")
     p.add_argument("--report-only", action="store_true", help="analyse the cells finished so far, train nothing")
+    p.add_argument(
+        "--no-ablation", action="store_true", help="single scores and costs only (the ablation takes minutes)"
+    )
     args = p.parse_args()
     specs = read_toml(PROTOCOLS)
     if args.protocol not in specs:
@@ -180,37 +224,9 @@ def main() -> None:
         sys.exit(f"{len(ok)} finished cells in {store}: too few for the ablation; train more first")
     truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies([r["index"] for r in ok])
     table = space_scoring.reference_table()
-    single = single_scores(ok, table, truth)
-    write_csv(single, out / "single.csv")
-    for row in single:
-        interval = f"[{row['low']:+.3f}, {row['high']:+.3f}]"
-        given = f"τ|params {row['tau_given_params']:+.3f}"
-        print(f"{row['score']:<26} τ {row['tau']:+.3f} {interval}  {given}  n={row['n']}")
-    costs = block_costs(ok, table)
-    write_csv([costs], out / "cost.csv")
-    print("seconds per cell: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
-    blocks = {
-        "free": ablation.free_block([r["index"] for r in ok], table)[0],
-        "curve": ablation.curve_block(ok),
-        "beta": ablation.beta_block(ok),
-        "beta_init": ablation.beta_init_block(ok),
-    }
-    rows = ablation.ablate(
-        blocks,
-        truth,
-        sizes=args.sizes,
-        repeats=args.repeats,
-        seed=DEV_SEED,
-        feature_sets=FEATURE_SETS,
-        increments=INCREMENTS,
-    )
-    write_csv([r.as_dict() for r in rows], out / "ablation.csv")
-    for r in rows:
-        interval = f"[{r.low:+.3f}, {r.high:+.3f}]"
-        print(f"{r.model:<6} n={r.calibration:<4} {r.features:<30} {r.tau:+.3f} ± {r.sd:.3f} {interval}")
-    figures = Path(args.figures)
-    figures.mkdir(parents=True, exist_ok=True)
-    draw(rows, figures / "beta_ablation.png")
+    report_single(ok, table, truth, out)
+    if not args.no_ablation:
+        report_ablation(ok, table, truth, args, out)
 
 
 if __name__ == "__main__":
