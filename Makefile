@@ -77,13 +77,15 @@ search-results: setup
 
 # The β_eff study (README, "Does β_eff add information?"): β at initialisation on the held-out cells
 # with its ablation (about 40 min on 1 core), the 300-cell trained study at N=3 with its ablation
-# (about 1.5 h on 2 cores; resumable: run again after an interruption), the development frontier so
-# far, and its figure. More frontier seeds are the resumable commands README names.
+# (about 1.5 h on 2 cores; resumable: run again after an interruption), β in the first SGD steps on
+# the same cells (one epoch with a snapshot every 20 steps, about 40 min on 2 cores), the development
+# frontier so far, and its figure. More seeds are the resumable commands README names.
 beta-study: setup
-	mkdir -p out/beta-init out/beta-study
+	mkdir -p out/beta-init out/beta-study out/beta-early
 	$(BIN)/python benchmarks/beta_at_init.py --sample dev --seeds 0,1,2 | tee out/beta-init/dev.txt
 	$(BIN)/python benchmarks/beta_at_init.py --sample held-out --seeds 0,1,2 --ablation figures/beta_init_ablation.png | tee out/beta-init/held-out.txt
 	$(BIN)/python benchmarks/beta_study.py --out out/beta-study --protocol n3 --workers 2 --threads 1 | tee out/beta-study/report.txt
+	$(BIN)/python benchmarks/beta_study.py --out out/beta-early --protocol n3_e1_snap20 --workers 2 --threads 1 --figures out/beta-early/figures | tee out/beta-early/report.txt
 	$(BIN)/python benchmarks/fidelity_frontier.py --out out/frontier --report-only --protocols quick,quick_batchprobe,r16,c4,n3,n3_e8,n1,images5k_e8,images20k_e2 --figure figures/fidelity_frontier.png
 
 check-params: setup
