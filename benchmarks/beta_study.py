@@ -220,8 +220,10 @@ def main() -> None:
     if not store.is_file():
         sys.exit(f"no study at {store}: run without --report-only to train it")
     ok = [r for r in load_records(store)[1] if r["status"] == "ok"]
-    if len(ok) < ablation.MIN_HELD_OUT + min(args.sizes):
-        sys.exit(f"{len(ok)} finished cells in {store}: too few for the ablation; train more first")
+    if len(ok) < 3:  # fewer cells give no ranking to report
+        sys.exit(f"{len(ok)} finished cells in {store}: too few to rank; train more first")
+    if not args.no_ablation and len(ok) < ablation.MIN_HELD_OUT + min(args.sizes):
+        sys.exit(f"{len(ok)} finished cells in {store}: too few for the ablation; train more or add --no-ablation")
     truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies([r["index"] for r in ok])
     table = space_scoring.reference_table()
     report_single(ok, table, truth, out)
