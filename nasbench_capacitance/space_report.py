@@ -20,8 +20,7 @@ from .benchmark import STANDARD_TARGETS, GroundTruth, GroundTruthError
 from .outputs import to_json, write_rows
 from .records import Record
 from .runner import DB_NAME
-from .space_scoring import is_space_study, representatives
-from .store import load_records
+from .space_scoring import representatives, space_records
 
 DEFAULT_BOOTSTRAP = 200  # at n = 15,625 the 95% interval is a few thousandths wide; 200 resamples place it
 IMAGES_NOTE = "the proxies read CIFAR-10 images for every target"
@@ -178,9 +177,9 @@ def write_space_report(
     """``space.csv``, ``space_correlations.csv/.json``, ``space_search.csv``, the figures and the table."""
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
-    run, records = load_records(out / DB_NAME)
-    if not is_space_study(run):
-        raise LookupError(f"{out / DB_NAME} is not a whole-space scoring (nbcap space); use nbcap report")
+    if not (out / DB_NAME).is_file():
+        raise FileNotFoundError(f"no results store at {out / DB_NAME}")
+    run, records = space_records(out / DB_NAME)
     if not records:
         raise LookupError(f"{out / DB_NAME} holds no cells yet")
     table = Path(table) if table else paths.ground_truth_table()

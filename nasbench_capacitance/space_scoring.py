@@ -182,15 +182,66 @@ def _with_copies(record: Record, source: Record, names: list[str]) -> Record:
 
 
 def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
-    """Refuse a folder that holds another study: its records were computed differently."""
+    """Refuse a folder that holds another study: its records were computed differently.
+
+    Runs that differ only in their metrics are columns of one scoring (a metric added later, such as a
+    new proxy), so a folder grows by metric as well as by range; a metric is scored in one run only.
+    """
     for run in store.runs():
-        if run["config"] != wanted:
+        if run["config"] == wanted:
+            continue
+        differs = sorted(k for k in set(wanted) | set(run["config"]) if run["config"].get(k) != wanted.get(k))
+        if differs != ["metrics"]:
             kind = run["config"].get("kind", "nbcap run")
-            differs = sorted(k for k in set(wanted) | set(run["config"]) if run["config"].get(k) != wanted.get(k))
             raise SpaceError(
                 f"{out} holds a different study ({kind}; differs in: {', '.join(differs)}); "
                 "use another --out, or the settings it was started with"
             )
+        again = sorted(set(run["config"]["metrics"]) & set(wanted["metrics"]))
+        if again:
+            scored = {m for r in store.runs() for m in r["config"]["metrics"]}
+            lacking = sorted(set(wanted["metrics"]) - scored)
+            fix = f"--metrics {','.join(lacking)}" if lacking else "nothing more: it has every metric asked for"
+            raise SpaceError(
+                f"{out} already scores {', '.join(again)} in another run; ask only for what it lacks ({fix})"
+            )
+
+
+def space_records(path: str | os.PathLike) -> tuple[dict, list[Record]]:
+    """(run, records) of a whole-space store, its runs merged cell by cell (one run per metric set).
+
+    A cell's record takes every run's metrics and timings (wall seconds summed); it is not ``ok`` if any
+    run failed on it. The run's ``config`` is the runs' common setting with the union of their metrics,
+    its ``provenance`` the list of theirs.
+    """
+    with ResultStore(path) as store:
+        runs = [r for r in store.runs() if is_space_study(r)]
+        if not runs:
+            raise LookupError(f"{path} is not a whole-space scoring (nbcap space); use nbcap report")
+        merged: dict[int, Record] = {}
+        for run in runs:
+            for record in store.records(run["run_id"]):
+                if record["index"] in merged:
+                    _merge_into(merged[record["index"]], record)
+                else:
+                    merged[record["index"]] = record
+    study = {**runs[0]["config"], "metrics": sorted({m for r in runs for m in r["config"]["metrics"]})}
+    run = {"config": study, "provenance": [r["provenance"] for r in runs]}
+    return run, [merged[i] for i in sorted(merged)]
+
+
+def _merge_into(record: Record, other: Record) -> None:
+    """``record`` given ``other``'s metrics, timings, copies and failure (the same cell, another run)."""
+    wall = record["timings"].get("wall", 0.0) + other["timings"].get("wall", 0.0)
+    record["metrics"].update(other["metrics"])
+    record["timings"].update(other["timings"])
+    record["timings"]["wall"] = wall
+    copied = record["extra"].get("copied", []) + other["extra"].get("copied", [])
+    record["extra"].update(other["extra"])
+    if copied:
+        record["extra"]["copied"] = copied
+    if record["status"] == "ok" and other["status"] != "ok":
+        record["status"], record["reason"] = other["status"], other["reason"]
 
 
 def score_space(

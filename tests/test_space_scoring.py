@@ -152,13 +152,22 @@ def test_bad_input_is_one_clear_message(argv, message, tmp_path, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_a_folder_holding_another_study_is_refused(tmp_path, nb201_table, capsys):
+def test_a_later_metric_adds_a_column_and_anything_else_is_refused(tmp_path, nb201_table, capsys):
     out = str(tmp_path / "s")
-    assert cli.main(["space", *SMOKE, "--indices", "0:2", "--metrics", "params", "--out", out, "--no-figures"]) == 0
+    assert cli.main(["space", *SMOKE, "--indices", "0:3", "--metrics", "params", "--out", out, "--no-figures"]) == 0
+    assert cli.main(["space", *SMOKE, "--indices", "0:2", "--metrics", "flops", "--out", out, "--no-figures"]) == 0
+    rows = read_csv(tmp_path / "s" / "space.csv")
+    assert [r["index"] for r in rows] == ["0", "1", "2"]
+    assert all(r["params"] for r in rows) and [bool(r["flops"]) for r in rows] == [True, True, False]
     capsys.readouterr()
-    assert cli.main(["space", *SMOKE, "--indices", "0:2", "--metrics", "flops", "--out", out]) == 2
+    # a metric already scored in another run: the message names the ones still missing
+    assert cli.main(["space", *SMOKE, "--indices", "0:2", "--metrics", "flops,synflow", "--out", out]) == 2
     err = capsys.readouterr().err
-    assert "holds a different study" in err and "metrics" in err and "Traceback" not in err
+    assert "already scores flops" in err and "--metrics synflow" in err and "Traceback" not in err
+    # another seed is another study
+    assert cli.main(["space", *SMOKE, "--set", "run.seed=1", "--metrics", "synflow", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "holds a different study" in err and "seed" in err and "Traceback" not in err
 
 
 def test_indices_and_costs():
