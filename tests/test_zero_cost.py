@@ -235,3 +235,11 @@ def test_beta_init_is_minus_beta_gradient_of_a_seeded_probe_and_disturbs_nothing
     others = [n for n in metrics.available("init") if n != "beta_init"]
     with_it = metrics.score(["beta_init", *others], None, arch, setup())
     assert {n: with_it[n] for n in others} == metrics.score(others, None, arch, setup())
+
+
+def test_beta_init_ranks_a_cell_cut_off_from_its_input_last_not_first(tiny_images):
+    # every edge into the output node is none: the features are the same for every image and β_eff is 0,
+    # the best value there is; but the network cannot learn, so the proxy calls it undefined
+    cut_off = space.Arch.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|")
+    setup = zero_cost.make_setup(cut_off, tiny_images, C=4, N=1, batch_size=16, seed=3)
+    assert metrics.score(["beta_init"], None, cut_off, setup)["beta_init"]["0"] == zero_cost.UNDEFINED_SCORE
