@@ -57,6 +57,7 @@ baselines: setup
 space-reference: setup
 	$(BIN)/nbcap space --preset quick --out out/space --workers 2
 	gzip -9 -n -c out/space/space.csv > nasbench_capacitance/reference/nb201_space_quick.csv.gz
+	cp out/space/space_topk.png out/space/space_tau_heatmap.png figures/
 
 # README's search tables and figures (46 min on 2 cores shared with other jobs). Reported seeds start at 1000: every
 # choice (proxies, warm-up sizes) was made on seeds 0-99. The last command of each folder draws its figure.
