@@ -66,11 +66,11 @@ C10_BUDGETS = --budget 1000,3000,12000,20000
 EVALUATIONS = --budget 9,27,109,182
 search-results: setup
 	$(BIN)/python benchmarks/search_vs_published.py --seeds 500 | tee out/search_vs_published.txt
-	$(SEARCH) --algorithm warmup,moves --proxy nwot,jacob_cov,synflow $(C10_BUDGETS) --out out/search
-	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow --param cells=10,100 $(C10_BUDGETS) --out out/search
-	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow --param cells=3000 --param top_k=10 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm warmup,moves --proxy nwot,jacob_cov,synflow,beta_init $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow,beta_init --param cells=10,100 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow,beta_init --param cells=3000 --param top_k=10 $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm predictor $(C10_BUDGETS) --out out/search
-	$(SEARCH) --algorithm predictor --proxy nwot,jacob_cov,synflow --param warmup=0,15625 $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm predictor --proxy nwot,jacob_cov,synflow,beta_init --param warmup=0,15625 $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset cifar100 $(EVALUATIONS) --out out/search-c100
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset ImageNet16-120 $(EVALUATIONS) --out out/search-in16
