@@ -187,7 +187,8 @@ def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
     Runs that differ only in their metrics are columns of one scoring (a metric added later, such as a
     new proxy), so a folder grows by metric as well as by range; a metric is scored in one run only.
     """
-    for run in store.runs():
+    runs = store.runs()
+    for run in runs:
         if run["config"] == wanted:
             continue
         differs = sorted(k for k in set(wanted) | set(run["config"]) if run["config"].get(k) != wanted.get(k))
@@ -199,7 +200,7 @@ def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
             )
         again = sorted(set(run["config"]["metrics"]) & set(wanted["metrics"]))
         if again:
-            scored = {m for r in store.runs() for m in r["config"]["metrics"]}
+            scored = {m for r in runs for m in r["config"]["metrics"]}
             lacking = sorted(set(wanted["metrics"]) - scored)
             fix = f"--metrics {','.join(lacking)}" if lacking else "nothing more: it has every metric asked for"
             raise SpaceError(
