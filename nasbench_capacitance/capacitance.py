@@ -15,7 +15,12 @@ which is the same for P and Pᵀ. Strategies (docs/capacitance.md):
   probe batch: ``stats = {"inputs": [a⁰…a^{L-1}], "slopes": [σ'(z¹)…σ'(z^{L-1})], "deltas": [δ¹…δ^L]}``,
   each (batch, width) or (snapshots, batch, width).
 - ``hessian``:  P(e, e') = |∂²L/∂w_e∂w_e'|; needs ``stats = {"couplings": [H¹…H^{L-1}]}`` with
-  H^l[j, i, k] = ∂²L/∂W^l_ij ∂W^{l+1}_ki (as computed by :func:`nasbench_capacitance.probe.hessian_couplings`).
+  H^l[j, i, k] = ∂²L/∂W^l_ij ∂W^{l+1}_ki (as computed by :func:`nasbench_capacitance.probe.hessian_couplings`),
+  and optionally ``"inputs": [a⁰]``, the probe batch.
+
+The coupling strategies are undefined (NaN) at a snapshot whose probe batch gives the probe the same
+input for every sample: the couplings then come from the probe's biases alone, and β_eff is typically
+0, an extreme value that describes no learning at all.
 
 The line graph is never built. For ``weight``, s_in(l,i,j) = |W^l_ij| Σ_k |W^{l+1}_ki| and
 s_out(l,i,j) = |W^l_ij| Σ_m |W^{l-1}_jm|, so everything reduces to row and column sums. For the
@@ -34,8 +39,11 @@ STRATEGIES: tuple[str, ...] = ("weight", "gradient", "hessian")
 
 ZERO_WEIGHT_REASON = "all line-graph couplings are zero: a probe layer has all-zero weights"
 ZERO_COUPLING_REASON = (
-    "all line-graph couplings are zero: the probe's inputs, slopes or loss gradients vanish on the "
-    "probe batch (for example all-zero features from a cell whose edges are all 'none')"
+    "all line-graph couplings are zero: the probe's inputs, slopes or loss gradients vanish on the probe batch"
+)
+CONSTANT_INPUTS_REASON = (
+    "the probe's inputs are the same for every sample of the probe batch: no coupling depends on the "
+    "data (for example a cell whose output is cut off from its input)"
 )
 NONFINITE_REASON = "non-finite values in the probe weights or statistics"
 NO_EDGES_REASON = "a single-layer probe has no line-graph edges"
@@ -135,6 +143,16 @@ def _check_couplings(couplings: list[torch.Tensor], weights: list[torch.Tensor])
             )
 
 
+def _inputs_constant(stats: Mapping[str, Sequence] | None, snapshots: int, batched: bool) -> torch.Tensor:
+    """Per snapshot: whether the probe batch ``stats['inputs'][0]`` is the same for every sample."""
+    if not stats or not stats.get("inputs"):
+        return torch.zeros(snapshots, dtype=torch.bool)
+    a0 = _as_batched(stats["inputs"][:1], "stats['inputs']", batched)[0][0]
+    if a0.shape[1] < 2:
+        return torch.zeros(snapshots, dtype=torch.bool)
+    return (a0 == a0[:, :1]).flatten(1).all(1).cpu()
+
+
 def beta_eff_with_reasons(
     weights: Sequence, strategy: str = "weight", stats: Mapping[str, Sequence] | None = None
 ) -> BetaEff:
@@ -150,6 +168,7 @@ def beta_eff_with_reasons(
         inputs_finite = torch.stack([torch.isfinite(w).flatten(1).all(1) for w in ws]).all(0)
         numerator, denominator = _weight_sums(ws)
         zero_reason = ZERO_WEIGHT_REASON
+        inputs_constant = torch.zeros(snapshots, dtype=torch.bool)  # the weights alone: no probe batch
     else:
         if strategy == "gradient":
             couplings = gradient_couplings(stats, len(ws), batched)
@@ -163,11 +182,14 @@ def beta_eff_with_reasons(
         inputs_finite = torch.stack([torch.isfinite(t).flatten(1).all(1) for t in couplings]).all(0)
         numerator, denominator = _coupling_sums(couplings)
         zero_reason = ZERO_COUPLING_REASON
+        inputs_constant = _inputs_constant(stats, snapshots, batched)
     values = numerator / denominator
     reasons: list[str | None] = []
     for s in range(snapshots):
         if not bool(inputs_finite[s]):
             reasons.append(NONFINITE_REASON)
+        elif bool(inputs_constant[s]):
+            reasons.append(CONSTANT_INPUTS_REASON)
         elif float(denominator[s]) == 0.0:
             reasons.append(zero_reason)
         else:

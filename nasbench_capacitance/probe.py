@@ -165,7 +165,8 @@ class ProbeRecorder:
         if "gradient" in self._stats:
             self._stats["gradient"].append(self.probe.coupling_stats(features, labels))
         if "hessian" in self._stats:
-            self._stats["hessian"].append({"couplings": hessian_couplings(self.probe, features, labels)})
+            couplings = hessian_couplings(self.probe, features, labels)
+            self._stats["hessian"].append({"couplings": couplings, "inputs": [features.detach().double()]})
 
     def result(self) -> ProbeSnapshots:
         if not self._weights:

@@ -1,10 +1,12 @@
+import math
+
 import line_graph_reference as ref
 import numpy as np
 import pytest
 import torch
 
 from nasbench_capacitance import capacitance
-from nasbench_capacitance.probe import CapacitanceProbe, hessian_couplings
+from nasbench_capacitance.probe import CapacitanceProbe, ProbeRecorder, hessian_couplings
 
 
 def random_mlp(rng, depth):
@@ -110,13 +112,32 @@ def test_degenerate_inputs_give_nan_with_reason():
     result = capacitance.beta_eff_with_reasons(ws, "weight")
     assert torch.isnan(result.values).all() and result.reasons == (capacitance.ZERO_WEIGHT_REASON,)
     ws = [torch.randn(5, 4), torch.randn(6, 5), torch.randn(3, 6)]
-    stats = CapacitanceProbe(4, 3, (5, 6)).coupling_stats(torch.zeros(8, 4), torch.zeros(8, dtype=torch.long))
-    stats["inputs"][0] = torch.zeros(8, 4)
-    stats["slopes"] = [torch.zeros(8, 5), torch.zeros(8, 6)]  # all-zero features: no unit active
+    stats = CapacitanceProbe(4, 3, (5, 6)).coupling_stats(torch.randn(8, 4), torch.zeros(8, dtype=torch.long))
+    stats["slopes"] = [torch.zeros(8, 5), torch.zeros(8, 6)]  # no hidden unit active
     result = capacitance.beta_eff_with_reasons(ws, "gradient", stats)
     assert torch.isnan(result.values).all() and result.reasons == (capacitance.ZERO_COUPLING_REASON,)
     ws[1][0, 0] = float("nan")
     assert capacitance.beta_eff_with_reasons(ws, "weight").reasons == (capacitance.NONFINITE_REASON,)
+
+
+@pytest.mark.parametrize("strategy", ["gradient", "hessian"])
+def test_a_probe_batch_with_the_same_input_for_every_sample_is_undefined_not_zero(strategy):
+    # a cell cut off from its input feeds the probe one constant vector (zero after batch statistics):
+    # the couplings then come from the biases alone and β_eff is 0, the most extreme value there is
+    probe = CapacitanceProbe(4, 3, (5, 6))
+    with torch.no_grad():
+        for layer in probe.linears:
+            layer.bias.uniform_(0.5, 1.0)  # every hidden unit active, so the biases carry the couplings
+    labels = torch.arange(8) % 3
+    recorder = ProbeRecorder(probe, (strategy,))
+    recorder.snapshot(0.0, 0, torch.zeros(8, 4), labels)
+    recorder.snapshot(1.0, 1, torch.randn(8, 4), labels)
+    result = recorder.result().beta(strategy)
+    assert result.reasons[0] == capacitance.CONSTANT_INPUTS_REASON and math.isnan(float(result.values[0]))
+    assert result.reasons[1] is None and float(result.values[1]) > 0
+    couplings = capacitance.gradient_couplings(probe.coupling_stats(torch.zeros(8, 4), labels), 3, batched=False)
+    numerator, denominator = capacitance._coupling_sums(couplings)
+    assert float(numerator[0]) == 0.0 and float(denominator[0]) > 0  # what the check replaces: β_eff = 0
 
 
 def test_user_errors_are_clear():

@@ -334,12 +334,10 @@ def _beta_init(s: ProxySession) -> float:
     The probe's weights come from their own generator (the session's seed), so this proxy draws nothing
     from the session's generator and the others score the same with or without it. A cell whose output
     is cut off from its input (341 NB201 cells, all at chance) gives the same features for every image;
-    β_eff is then 0, which would rank it first, but it describes no learning at all: undefined, so the
-    cell gets :data:`UNDEFINED_SCORE` and ranks last.
+    β_eff would be 0 and rank it first, but the kernel calls it undefined (it describes no learning at
+    all), so the cell gets :data:`UNDEFINED_SCORE` and ranks last.
     """
     features = torch.cat([probe_features(s.net, x, "batch") for x, _ in s.batches])
-    if bool((features == features[:1]).all()):
-        return math.nan
     labels = torch.cat([y for _, y in s.batches])
     with torch.no_grad():
         head = cast(nn.Module, s.net.head)
