@@ -87,7 +87,7 @@ beta-study: setup
 	$(BIN)/python benchmarks/beta_at_init.py --sample held-out --seeds 0,1,2 --ablation figures/beta_init_ablation.png | tee out/beta-init/held-out.txt
 	$(BIN)/python benchmarks/beta_study.py --out out/beta-study --protocol n3 --workers 2 --threads 1 | tee out/beta-study/report.txt
 	$(BIN)/python benchmarks/beta_study.py --out out/beta-early --protocol n3_e1_snap20 --workers 2 --threads 1 --figures out/beta-early/figures | tee out/beta-early/report.txt
-	$(BIN)/python benchmarks/fidelity_frontier.py --out out/frontier --report-only --protocols quick,quick_batchprobe,r16,c4,n3,n3_e8,n1,images5k_e8,images20k_e2,batch64,e12 --figure figures/fidelity_frontier.png
+	$(BIN)/python benchmarks/fidelity_frontier.py --out out/frontier --report-only --protocols quick,quick_batchprobe,r16,c4,n3,n3_e8,n1,images5k_e8,images20k_e2,batch64,e12,full32 --figure figures/fidelity_frontier.png
 
 check-params: setup
 	$(BIN)/python scripts/check_params.py

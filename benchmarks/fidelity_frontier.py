@@ -70,17 +70,24 @@ def seed_mean_interval(scores: list[np.ndarray], truth: np.ndarray, resamples: i
 def summarise(out: Path, names: list[str], truth: benchmark.GroundTruth) -> list[dict]:
     """Per protocol: seconds per cell and, per score, τ as mean ± sd over seeds with a 95% cell interval.
 
-    Only cells every seed has finished enter, so the seeds are compared on the same cells.
+    Only cells every seed has finished enter, so the seeds are compared on the same cells; a seed with
+    fewer cells than the protocol's most complete one is still running and is left out (said on stderr),
+    rather than shrinking every seed to its few cells.
     """
     rows = []
     for name in names:
-        runs = []
+        by_seed = {}
         for run_dir in sorted((out / name).glob("seed-*")):
             ok = {r["index"]: r for r in load_records(run_dir / "results.db")[1] if r["status"] == "ok"}
             if ok:
-                runs.append(ok)
-        if not runs:
+                by_seed[run_dir.name] = ok
+        if not by_seed:
             continue
+        most = max(len(run) for run in by_seed.values())
+        for seed, run in by_seed.items():
+            if len(run) < most:
+                print(f"{name} {seed}: {len(run)} of {most} cells, still running: left out", file=sys.stderr)
+        runs = [run for run in by_seed.values() if len(run) == most]
         cells = sorted(set.intersection(*(set(run) for run in runs)))
         records = [[run[i] for i in cells] for run in runs]
         acc = truth.accuracies(cells)
@@ -97,6 +104,15 @@ def summarise(out: Path, names: list[str], truth: benchmark.GroundTruth) -> list
     return rows
 
 
+def pareto_front(rows: list[dict]) -> list[dict]:
+    """The protocols that rank better than every cheaper one, cheapest first."""
+    front: list[dict] = []
+    for row in sorted(rows, key=lambda r: r["seconds_per_cell"]):
+        if not front or row["tau_val_acc"] > front[-1]["tau_val_acc"]:
+            front.append(row)
+    return front
+
+
 def draw(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -107,19 +123,33 @@ def draw(rows: list[dict], path: Path) -> None:
     points: dict[tuple, list[dict]] = {}
     for row in rows:
         points.setdefault((row["tau_val_acc"], row["cells"], row["runs"]), []).append(row)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for same in points.values():
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    by_cost = sorted(points.values(), key=lambda same: same[0]["seconds_per_cell"])
+    for rank, same in enumerate(by_cost):
         row = same[0]
         tau = row["tau_val_acc"]
         error = [[tau - row["low_val_acc"]], [row["high_val_acc"] - tau]]
         ax.errorbar(row["seconds_per_cell"], tau, yerr=error, fmt="o", capsize=3)
+        right = rank % 2 == 0  # neighbours in cost label on opposite sides, so close points stay legible
         ax.annotate(
             " = ".join(r["protocol"] for r in same) + f" ({row['runs']}×{row['cells']})",
-            (row["seconds_per_cell"], row["tau_val_acc"]),
+            (row["seconds_per_cell"], tau),
             fontsize=7,
-            xytext=(4, 4),
+            xytext=(5 if right else -5, 3),
             textcoords="offset points",
+            ha="left" if right else "right",
         )
+    frontier = pareto_front([same[0] for same in by_cost])
+    most_seconds = by_cost[-1][0]["seconds_per_cell"]  # the best so far holds up to the costliest protocol
+    ax.step(
+        [r["seconds_per_cell"] for r in frontier] + [most_seconds],
+        [r["tau_val_acc"] for r in frontier] + [frontier[-1]["tau_val_acc"]],
+        where="post",
+        color="grey",
+        alpha=0.6,
+        label="frontier: best τ at no more seconds",
+    )
+    ax.legend(loc="upper left", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("CPU seconds per cell (1 thread)")
     ax.set_ylabel(f"Kendall τ of validation accuracy vs {TARGET}")
