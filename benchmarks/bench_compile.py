@@ -17,7 +17,7 @@ import time
 import torch
 from torch.nn import functional as F
 
-from nasbench_capacitance import model, space
+from nasbench_capacitance.nb201 import model, space
 
 
 def step_seconds(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> tuple[float, float]:

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from nasbench_capacitance import data
+from nasbench_capacitance.data import cifar10
 
 
 def main() -> None:
@@ -21,17 +21,17 @@ def main() -> None:
     p.add_argument("--source", default=None, help="a CIFAR-10 source (default: the one found under NBCAP_DATA)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
-    source = args.source or data.find_source()
+    source = args.source or cifar10.find_source()
     with tempfile.TemporaryDirectory() as cache:
         start = time.perf_counter()
-        data.load_cifar10(source, cache_dir=cache)
+        cifar10.load_cifar10(source, cache_dir=cache)
         first = time.perf_counter() - start
         start = time.perf_counter()
-        cifar = data.load_cifar10(source, cache_dir=cache)
+        cifar = cifar10.load_cifar10(source, cache_dir=cache)
         second = time.perf_counter() - start
     print(f"source {source}")
     print(f"first load (decode + write cache): {first:.1f} s; second load (cache): {second:.2f} s for 60,000 images")
-    td = data.prepare("cifar10-valid", data=cifar, device=args.device)
+    td = cifar10.prepare("cifar10-valid", data=cifar, device=args.device)
     g = torch.Generator(device=args.device).manual_seed(0)
     for _ in td.train.batches(256, g, shuffle=True, augment=True):  # warm-up
         pass

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import line_graph_reference as ref  # noqa: E402
 
-from nasbench_capacitance import capacitance  # noqa: E402
+from nasbench_capacitance.capacitance import kernel  # noqa: E402
 
 
 def best_of(fn, repeats: int) -> float:
@@ -66,7 +66,7 @@ def main() -> None:
         stats = t_stats if strategy == "gradient" else None
 
         def closed(strategy=strategy, stats=stats):
-            out = capacitance.beta_eff(t_weights, strategy, stats)
+            out = kernel.beta_eff(t_weights, strategy, stats)
             sync()
             return out
 

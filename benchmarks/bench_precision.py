@@ -18,7 +18,9 @@ import time
 import torch
 from reduced_config import add_reduced_config_args
 
-from nasbench_capacitance import data, model, space, training
+from nasbench_capacitance import training
+from nasbench_capacitance.data import cifar10
+from nasbench_capacitance.nb201 import model, space
 
 VARIANTS = (("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True))
 
@@ -31,7 +33,7 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    td = data.prepare(
+    td = cifar10.prepare(
         "cifar10-valid", resolution=args.resolution, train_subset=args.train_images, valid_subset=args.valid_images
     )
     cells = space.sample_indices(args.archs, seed=args.seed, unique=True)

@@ -22,10 +22,11 @@ import time
 import numpy as np
 import torch
 
-from nasbench_capacitance import config, metrics, space
-from nasbench_capacitance.architecture import prepare_data, resolve_device
+from nasbench_capacitance import config, metrics
 from nasbench_capacitance.config import StudyConfig
 from nasbench_capacitance.metrics import cost, zero_cost
+from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.study.evaluate import prepare_data, resolve_device
 
 
 def _setup(arch: space.Arch, cfg: StudyConfig, images) -> zero_cost.ProxySetup:

@@ -17,7 +17,7 @@ import statistics
 import torch
 from bench_compile import step_seconds
 
-from nasbench_capacitance import model, space
+from nasbench_capacitance.nb201 import model, space
 
 
 def main() -> None:

@@ -16,7 +16,9 @@ import time
 import torch
 from reduced_config import add_reduced_config_args
 
-from nasbench_capacitance import data, metrics, model, space, training
+from nasbench_capacitance import metrics, training
+from nasbench_capacitance.data import cifar10
+from nasbench_capacitance.nb201 import model, space
 
 
 def main() -> None:
@@ -26,8 +28,8 @@ def main() -> None:
     p.add_argument("--channels-last", action="store_true")
     args = p.parse_args()
 
-    cifar = data.load_cifar10()
-    td = data.prepare(
+    cifar = cifar10.load_cifar10()
+    td = cifar10.prepare(
         "cifar10-valid",
         data=cifar,
         device=args.device,

@@ -30,14 +30,17 @@ from beta_study import held_out_sample
 from beta_study import write_csv as write_rows
 from fidelity_frontier import PROTOCOLS, TARGET, dev_sample, protocol_config
 
-from nasbench_capacitance import ablation, benchmark, metrics, paths, ranking, space_scoring
-from nasbench_capacitance.architecture import prepare_data
+from nasbench_capacitance import metrics, paths
+from nasbench_capacitance.capacitance.probe import ProbeRecorder
 from nasbench_capacitance.config import StudyConfig, read_toml
-from nasbench_capacitance.data import TrainingData
+from nasbench_capacitance.data import ground_truth
+from nasbench_capacitance.data.cifar10 import TrainingData
+from nasbench_capacitance.evaluation import ablation, ranking
 from nasbench_capacitance.metrics import zero_cost
-from nasbench_capacitance.model import build_network
-from nasbench_capacitance.probe import ProbeRecorder
+from nasbench_capacitance.nb201.model import build_network
+from nasbench_capacitance.study.evaluate import prepare_data
 from nasbench_capacitance.training import probe_features
+from nasbench_capacitance.whole_space import scoring
 
 PROBE_INPUTS = ("eval", "batch")
 
@@ -100,9 +103,9 @@ def main() -> None:
         cells = dev_sample(args.cells or 60)
     else:
         cells = held_out_sample(args.cells or 300, 60, [])
-    truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies(cells)
+    truth = ground_truth.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies(cells)
     spec = read_toml(PROTOCOLS)["quick"]
-    table = space_scoring.reference_table()
+    table = scoring.reference_table()
     params = table["params"][cells]
     readings = (*PROBE_INPUTS, "proxy")  # the probe's two inputs; the registered beta_init proxy
     taus: dict[str, list[float]] = {m: [] for m in readings}

@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 from fidelity_frontier import TARGET
 
-from nasbench_capacitance import benchmark, metrics, paths, ranking
-from nasbench_capacitance.store import load_records
+from nasbench_capacitance import metrics, paths
+from nasbench_capacitance.data import ground_truth
+from nasbench_capacitance.evaluation import ranking
+from nasbench_capacitance.store.results import load_records
 
 
 def _log_change(t: np.ndarray) -> float:
@@ -70,7 +72,7 @@ def main() -> None:
     args = p.parse_args()
     root = Path(args.frontier)
     names = args.protocols.split(",") if args.protocols else sorted(d.name for d in root.iterdir() if d.is_dir())
-    truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET)
+    truth = ground_truth.GroundTruth.from_table(paths.ground_truth_table(), TARGET)
     rows = []
     for protocol in names:
         taus: dict[str, list[float]] = {}

@@ -23,10 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nasbench_capacitance import benchmark, config, metrics, paths, ranking, space
+from nasbench_capacitance import config, metrics, paths
 from nasbench_capacitance.config import read_toml
-from nasbench_capacitance.runner import run_study
-from nasbench_capacitance.store import load_records
+from nasbench_capacitance.data import ground_truth
+from nasbench_capacitance.evaluation import ranking
+from nasbench_capacitance.execution.runner import run_study
+from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.store.results import load_records
 
 DEV_SEED = 2026  # the development sample's seed; a reported study must not share its cells
 PROTOCOLS = Path(__file__).with_name("frontier_protocols.toml")
@@ -67,7 +70,7 @@ def seed_mean_interval(scores: list[np.ndarray], truth: np.ndarray, resamples: i
     return float(low), float(high)
 
 
-def summarise(out: Path, names: list[str], truth: benchmark.GroundTruth) -> list[dict]:
+def summarise(out: Path, names: list[str], truth: ground_truth.GroundTruth) -> list[dict]:
     """Per protocol: seconds per cell and, per score, τ as mean ± sd over seeds with a 95% cell interval.
 
     Only cells every seed has finished enter, so the seeds are compared on the same cells; a seed with
@@ -185,7 +188,7 @@ def main() -> None:
                 run_study(
                     protocol_config(specs[name], cells, seed, args.workers, args.threads), out / name / f"seed-{seed}"
                 )
-    truth = benchmark.GroundTruth.from_table(paths.ground_truth_table(), TARGET)
+    truth = ground_truth.GroundTruth.from_table(paths.ground_truth_table(), TARGET)
     rows = summarise(out, names, truth)
     with open(out / "frontier.csv", "w", newline="") as f:
         columns = sorted({k for r in rows for k in r}, key=lambda k: (k != "protocol", k))

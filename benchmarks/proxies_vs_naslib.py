@@ -21,8 +21,11 @@ import time
 import numpy as np
 import torch
 
-from nasbench_capacitance import benchmark, data, metrics, paths, ranking, space
+from nasbench_capacitance import metrics, paths
+from nasbench_capacitance.data import cifar10, ground_truth
+from nasbench_capacitance.evaluation import ranking
 from nasbench_capacitance.metrics import zero_cost
+from nasbench_capacitance.nb201 import space
 
 NASLIB_NAMES = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
 
@@ -47,14 +50,14 @@ def main() -> None:
         "cifar10"
     ]
     table = root / "nb201" / "nb201_merged.csv"
-    gt = benchmark.GroundTruth.from_table(table, target=args.target)
+    gt = ground_truth.GroundTruth.from_table(table, target=args.target)
     with open(table, newline="") as f:
         naslib_zen = {int(r["index"]): float(r["naslib_zen_c10"]) for r in csv.DictReader(f)}
     cells = sorted(reference.values(), key=lambda v: v["arch"])
     chosen = [cells[i] for i in np.random.default_rng(args.seed).permutation(len(cells))[: args.cells]]
     archs = [naslib_arch(c["arch"]) for c in chosen]
 
-    td = data.prepare("cifar10-valid", device=args.device, resolution=32)
+    td = cifar10.prepare("cifar10-valid", device=args.device, resolution=32)
     names = metrics.available("arch") + metrics.available("init")
     ours: dict[str, list[float]] = {n: [] for n in names}
     seconds: dict[str, float] = {n: 0.0 for n in names}

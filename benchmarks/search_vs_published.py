@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from nasbench_capacitance import paths
-from nasbench_capacitance.benchmark import read_columns
+from nasbench_capacitance.data.ground_truth import read_columns
 from nasbench_capacitance.scorer import Scorer
 from nasbench_capacitance.search.simulation import Benchmark
 from nasbench_capacitance.search.study import Setting, search_once

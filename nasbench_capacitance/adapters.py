@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .nb201.space import Arch
 from .scorer import Scorer
 from .search.simulation import Benchmark
-from .space import Arch
 
 
 class NaslibPredictor:

@@ -48,10 +48,10 @@ def _check_out(out: str, search: bool = False) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise config.ConfigError(f"cannot create --out {out} ({exc.strerror}); choose a writable folder") from None
-    from .runner import DB_NAME
+    from .execution.runner import DB_NAME
     from .search.study import DB_NAME as SEARCH_DB
     from .search.study import SearchStore
-    from .store import ResultStore
+    from .store.results import ResultStore
 
     db, opener = (path / SEARCH_DB, SearchStore) if search else (path / DB_NAME, ResultStore)
     if db.exists():
@@ -61,10 +61,10 @@ def _check_out(out: str, search: bool = False) -> None:
 
 def _check_data(cfg: config.StudyConfig) -> None:
     """CIFAR-10 must be findable before a study's store is created (no store left behind by a refusal)."""
-    from . import data
+    from .data import cifar10
 
     if cfg.data.source is None:
-        data.find_source(cfg.data.data_root)
+        cifar10.find_source(cfg.data.data_root)
     elif not Path(cfg.data.source).exists():
         raise config.ConfigError(f"data.source {cfg.data.source} not found; give an existing CIFAR-10 source")
 
@@ -89,8 +89,8 @@ def _load(args: argparse.Namespace) -> config.StudyConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import ground_truth_for, write_report
-    from .runner import run_study
+    from .execution.runner import run_study
+    from .study.report import ground_truth_for, write_report
 
     cfg = _load(args)
     ground_truth_for(cfg)  # a wrong table or target is refused now, not after the whole sample has trained
@@ -108,10 +108,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
-    from .runner import DB_NAME
-    from .space_scoring import is_space_study
-    from .store import ResultStore
+    from .execution.runner import DB_NAME
+    from .store.results import ResultStore
+    from .study.report import write_report
+    from .whole_space.scoring import is_space_study
 
     db = Path(args.dir) / DB_NAME
     if db.is_file():
@@ -124,7 +124,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _space_report(out: str, overrides: list[str], figures: bool) -> int:
-    from .space_report import DEFAULT_BOOTSTRAP, write_space_report
+    from .whole_space.report import DEFAULT_BOOTSTRAP, write_space_report
 
     table, resamples = None, DEFAULT_BOOTSTRAP
     for text in overrides:
@@ -143,7 +143,7 @@ def _space_report(out: str, overrides: list[str], figures: bool) -> int:
 
 def cmd_space(args: argparse.Namespace) -> int:
     from . import metrics
-    from .space_scoring import parse_indices, score_space, training_free_metrics
+    from .whole_space.scoring import parse_indices, score_space, training_free_metrics
 
     cfg = _load(args)
     names = training_free_metrics(args.metrics.split(",") if args.metrics else None)
@@ -162,9 +162,10 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from . import metrics, space
-    from .architecture import check_producible, evaluate_architecture
+    from . import metrics
+    from .nb201 import space
     from .outputs import to_json
+    from .study.evaluate import check_producible, evaluate_architecture
 
     cfg = _load(args)
     if args.epochs is not None:
@@ -248,27 +249,27 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from . import data
+    from .data import cifar10
 
     root, cache = paths.data_root(args.data_root), paths.cache_root()
     print(f"data root  {root}  (set {paths.DATA_ENV} or --data-root)")
     print(f"cache      {cache}  (set {paths.CACHE_ENV})")
     print("CIFAR-10 sources, in the order they are tried:")
-    for p in data.candidate_sources(root):
-        print(f"  [{'x' if data._looks_usable(p) else ' '}] {p}")
+    for p in cifar10.candidate_sources(root):
+        print(f"  [{'x' if cifar10._looks_usable(p) else ' '}] {p}")
     table = paths.ground_truth_table(root)
     print(f"NB201 ground truth:\n  [{'x' if table.is_file() else ' '}] {table}")
     if args.download:
-        from .download import download_cifar10
+        from .data.download import download_cifar10
 
-        present = [p for p in data.candidate_sources(root) if data._looks_usable(p)]
+        present = [p for p in cifar10.candidate_sources(root) if cifar10._looks_usable(p)]
         if present and args.url == paths.CIFAR10_URL:
             print(f"CIFAR-10 already present: {present[0]} (nothing downloaded)")
         else:
             path = download_cifar10(args.url, args.checksum, root)
             print(f"CIFAR-10 archive ready (checksum verified): {path}")
     if args.prepare or args.download:
-        cifar = data.load_cifar10(data_root=root)
+        cifar = cifar10.load_cifar10(data_root=root)
         print(f"CIFAR-10 cache ready: {len(cifar.train_x)} train + {len(cifar.test_x)} test images from {cifar.source}")
     return 0
 

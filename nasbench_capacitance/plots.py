@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .metrics import REGISTRY, capacitance_metrics  # noqa: E402
-from .records import Record
+from .store.records import Record
 
 
 def _beta_metrics(records: list[Record]) -> list[str]:
@@ -205,7 +205,7 @@ def space_tau_heatmap(path: Path, correlations: list[dict], note: str) -> None:
 
 def space_top_k(path: Path, columns: dict[str, np.ndarray], truth: np.ndarray, target: str) -> None:
     """Mean true accuracy of the k best cells by each metric, k on a log axis; oracle and random drawn."""
-    from .ranking import expected_top_k
+    from .evaluation.ranking import expected_top_k
 
     finite = np.isfinite(truth)
     y = truth[finite]

@@ -27,8 +27,8 @@ import numpy as np
 from . import config as config_module
 from . import metrics
 from .metrics import Needs
-from .records import Record
-from .space import NUM_ARCHS, Arch
+from .nb201.space import NUM_ARCHS, Arch
+from .store.records import Record
 
 SOURCES = ("auto", "table", "live")
 TABLE_PRESET = "quick"  # the configuration the shipped whole-space table was scored with
@@ -178,7 +178,7 @@ class Scorer:
         return metrics.epoch_key(float(chosen))
 
     def _source(self, source: str, table: str | os.PathLike | None) -> str:
-        from .space_scoring import reference_columns
+        from .whole_space.scoring import reference_columns
 
         usable = (
             self.metric.kind in ("arch", "init")
@@ -198,7 +198,7 @@ class Scorer:
     def _names(self) -> list[str]:
         """What one evaluation computes: everything a study of this configuration stores (with a store,
         so the records serve ``nbcap run`` too), else what this metric reads."""
-        from .architecture import metric_names
+        from .study.evaluate import metric_names
 
         if self._db is not None or self.metric.kind == "calibrated":
             names = metric_names(self.config)
@@ -206,7 +206,7 @@ class Scorer:
         return [self.name]
 
     def _evaluate(self, index: int) -> Record:
-        from .architecture import evaluate_architecture, prepare_data
+        from .study.evaluate import evaluate_architecture, prepare_data
 
         if self._data is None and (self.needs.network or self.needs.training):
             self._data = prepare_data(self.config)
@@ -223,8 +223,8 @@ class Scorer:
         if self._on_disk is None:
             self._on_disk = {}
             if self._db.is_file():  # read only: a store of another configuration is left untouched
-                from .runner import run_identity
-                from .store import ResultStore
+                from .execution.runner import run_identity
+                from .store.results import ResultStore
 
                 with ResultStore(self._db) as store:
                     run_id = store.find_run(run_identity(self.config))
@@ -232,9 +232,9 @@ class Scorer:
         return self._on_disk.get(index)
 
     def _write(self, record: Record) -> None:
-        from .architecture import provenance, resolve_device
-        from .runner import run_identity
-        from .store import ResultStore, exclusive_writer
+        from .execution.runner import run_identity
+        from .store.results import ResultStore, exclusive_writer
+        from .study.evaluate import provenance, resolve_device
 
         assert self._db is not None
         with exclusive_writer(self._db), ResultStore(self._db) as store:  # the run `nbcap run` of this config uses
@@ -261,7 +261,7 @@ def _same_proxy_setup(cfg: config_module.StudyConfig, reference: config_module.S
 
 
 def _table_column(name: str, path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray | None]:
-    from .space_scoring import reference_table
+    from .whole_space.scoring import reference_table
 
     table = reference_table(path)
     if name not in table:

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import TrainingData
-from .probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule, ProbeSnapshots
+from .capacitance.probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule, ProbeSnapshots
+from .data.cifar10 import TrainingData
 
 PHASES = ("data", "compute", "eval", "probe")
 PROBE_INPUTS = ("eval", "batch")

@@ -9,7 +9,7 @@ import csv
 import sys
 
 from nasbench_capacitance import paths
-from nasbench_capacitance.model import count_parameters_matching_table
+from nasbench_capacitance.nb201.model import count_parameters_matching_table
 
 table = sys.argv[1] if len(sys.argv) > 1 else paths.data_root() / "nb201" / "nb201_merged.csv"
 with open(table, newline="") as f:

@@ -29,7 +29,7 @@ def nb201_table(data_root: Path) -> Path:
 @pytest.fixture(scope="session")
 def cifar_cache(tmp_path_factory):
     """The full CIFAR-10 uint8 cache, built once per session from the data root's JPEG archive."""
-    from nasbench_capacitance import data
+    from nasbench_capacitance.data import cifar10
 
     cache_dir = Path(os.environ.get("NBCAP_CACHE") or tmp_path_factory.mktemp("cache"))
-    return data.load_cifar10(cache_dir=cache_dir)
+    return cifar10.load_cifar10(cache_dir=cache_dir)

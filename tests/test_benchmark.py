@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from nas_201_api.api_utils import ArchResults, ResultsCount
 
-from nasbench_capacitance import benchmark, space
-from nasbench_capacitance.benchmark import GroundTruth, GroundTruthError
+from nasbench_capacitance.data import ground_truth
+from nasbench_capacitance.data.ground_truth import GroundTruth, GroundTruthError
+from nasbench_capacitance.nb201 import space
 
 
 def test_load_shared_table_with_explicit_target(nb201_table):
@@ -24,7 +25,7 @@ def test_twelve_epoch_columns_are_never_ground_truth_by_default(nb201_table):
         GroundTruth.from_table(nb201_table, target="c10_test_12")
     gt = GroundTruth.from_table(nb201_table, target="c10_test_12", allow_short_training=True)
     assert gt.target.epochs == 12
-    assert all(benchmark.TARGETS[t].epochs == 200 for t in benchmark.STANDARD_TARGETS)
+    assert all(ground_truth.TARGETS[t].epochs == 200 for t in ground_truth.STANDARD_TARGETS)
 
 
 def test_clear_errors(nb201_table, tmp_path):
@@ -94,7 +95,7 @@ def synthetic_benchmark(indices):
 
 def test_import_through_real_api_uses_200_epoch_seed_means(tmp_path):
     bench = synthetic_benchmark([6111, 3, 10])
-    out = benchmark.import_official(bench, tmp_path / "table.csv")
+    out = ground_truth.import_official(bench, tmp_path / "table.csv")
     with open(out, newline="") as f:
         rows = {int(r["index"]): r for r in csv.DictReader(f)}
     assert sorted(rows) == [3, 10, 6111]
@@ -112,13 +113,13 @@ def test_import_through_real_api_uses_200_epoch_seed_means(tmp_path):
 def test_import_nats_layout_and_pickle_consent(tmp_path):
     bench = synthetic_benchmark([5])
     nats = {**bench, "arch2infos": {i: {"200": v["full"], "12": v["less"]} for i, v in bench["arch2infos"].items()}}
-    out = benchmark.import_official(nats, tmp_path / "nats.csv")
+    out = ground_truth.import_official(nats, tmp_path / "nats.csv")
     assert GroundTruth.from_table(out, target="c10_test_200").accuracy(5) == pytest.approx(90 + 5 % 5 + 0.5)
     import torch
 
     pth = tmp_path / "NAS-Bench-201-fake.pth"
     torch.save(bench, pth)
     with pytest.raises(PermissionError, match="trust_pickle"):
-        benchmark.import_official(pth, tmp_path / "x.csv")
-    out = benchmark.import_official(pth, tmp_path / "x.csv", trust_pickle=True)
+        ground_truth.import_official(pth, tmp_path / "x.csv")
+    out = ground_truth.import_official(pth, tmp_path / "x.csv", trust_pickle=True)
     assert np.isclose(GroundTruth.from_table(out, target="c10valid_xvalid_200").accuracy(5), 80 + 5 % 7 + 0.5)

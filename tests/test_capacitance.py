@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from nasbench_capacitance import capacitance
-from nasbench_capacitance.probe import CapacitanceProbe, ProbeRecorder, hessian_couplings
+from nasbench_capacitance.capacitance import kernel
+from nasbench_capacitance.capacitance.probe import CapacitanceProbe, ProbeRecorder, hessian_couplings
 
 
 def random_mlp(rng, depth):
@@ -31,7 +31,7 @@ def test_weight_strategy_matches_explicit_line_graph(depth):
     rng = np.random.default_rng(depth)
     for _ in range(6):
         ws = random_mlp(rng, depth)
-        ours = float(capacitance.beta_eff([torch.tensor(w) for w in ws], "weight"))
+        ours = float(kernel.beta_eff([torch.tensor(w) for w in ws], "weight"))
         assert close(ours, ref.beta_weight(ws))
 
 
@@ -46,14 +46,14 @@ def test_gradient_strategy_matches_explicit_line_graph(depth):
             "slopes": [torch.tensor(x) for x in slopes],
             "deltas": [torch.tensor(x) for x in deltas],
         }
-        ours = float(capacitance.beta_eff([torch.tensor(w) for w in ws], "gradient", stats))
+        ours = float(kernel.beta_eff([torch.tensor(w) for w in ws], "gradient", stats))
         assert close(ours, ref.beta_gradient(ws, inputs, slopes, deltas))
 
 
 def test_widths_one_and_forty_edge_cases():
     rng = np.random.default_rng(7)
     ws = [rng.standard_normal(s) for s in [(1, 40), (40, 1), (1, 40), (40, 1)]]
-    assert close(float(capacitance.beta_eff([torch.tensor(w) for w in ws])), ref.beta_weight(ws))
+    assert close(float(kernel.beta_eff([torch.tensor(w) for w in ws])), ref.beta_weight(ws))
 
 
 @pytest.mark.parametrize("hidden", [(3, 4), (5, 2, 3), (2, 3, 2, 2)])
@@ -75,7 +75,7 @@ def test_hessian_strategy_matches_full_autograd_hessian(hidden):
 
     full = torch.autograd.functional.hessian(loss, torch.cat([w.flatten() for w in weights])).numpy()
     expected = ref.beta_hessian([w.numpy() for w in weights], full)
-    ours = float(capacitance.beta_eff(weights, "hessian", {"couplings": hessian_couplings(probe, x, y)}))
+    ours = float(kernel.beta_eff(weights, "hessian", {"couplings": hessian_couplings(probe, x, y)}))
     assert close(ours, expected)
 
 
@@ -87,37 +87,37 @@ def test_transposing_P_leaves_beta_unchanged():
     assert close(ref.beta_from_line_graph(P.T.tocsr()), ref.beta_from_line_graph(P))
     # The reversed MLP (transposed layers in reverse order) has the transposed line graph.
     reversed_ws = [torch.tensor(w.T) for w in reversed(ws)]
-    assert close(float(capacitance.beta_eff(reversed_ws)), float(capacitance.beta_eff([torch.tensor(w) for w in ws])))
+    assert close(float(kernel.beta_eff(reversed_ws)), float(kernel.beta_eff([torch.tensor(w) for w in ws])))
 
 
 def test_batched_over_snapshots_equals_one_by_one():
     rng = np.random.default_rng(5)
     shapes = [(6, 5), (4, 6), (3, 4)]
     snaps = [[torch.tensor(rng.standard_normal(s)) for s in shapes] for _ in range(4)]
-    batched = capacitance.beta_eff([torch.stack(layer) for layer in zip(*snaps)])
+    batched = kernel.beta_eff([torch.stack(layer) for layer in zip(*snaps)])
     assert batched.shape == (4,)
-    single = torch.stack([capacitance.beta_eff(s) for s in snaps])
+    single = torch.stack([kernel.beta_eff(s) for s in snaps])
     torch.testing.assert_close(batched, single, rtol=1e-12, atol=0)
 
 
 def test_one_hidden_layer_gives_zero_and_float32_input_accumulates_in_float64():
     w = [torch.randn(5, 4), torch.randn(3, 5)]
-    assert float(capacitance.beta_eff(w)) == 0.0
-    out = capacitance.beta_eff([torch.randn(5, 4), torch.randn(6, 5), torch.randn(3, 6)])
+    assert float(kernel.beta_eff(w)) == 0.0
+    out = kernel.beta_eff([torch.randn(5, 4), torch.randn(6, 5), torch.randn(3, 6)])
     assert out.dtype == torch.float64
 
 
 def test_degenerate_inputs_give_nan_with_reason():
     ws = [torch.randn(5, 4), torch.zeros(6, 5), torch.randn(3, 6)]
-    result = capacitance.beta_eff_with_reasons(ws, "weight")
-    assert torch.isnan(result.values).all() and result.reasons == (capacitance.ZERO_WEIGHT_REASON,)
+    result = kernel.beta_eff_with_reasons(ws, "weight")
+    assert torch.isnan(result.values).all() and result.reasons == (kernel.ZERO_WEIGHT_REASON,)
     ws = [torch.randn(5, 4), torch.randn(6, 5), torch.randn(3, 6)]
     stats = CapacitanceProbe(4, 3, (5, 6)).coupling_stats(torch.randn(8, 4), torch.zeros(8, dtype=torch.long))
     stats["slopes"] = [torch.zeros(8, 5), torch.zeros(8, 6)]  # no hidden unit active
-    result = capacitance.beta_eff_with_reasons(ws, "gradient", stats)
-    assert torch.isnan(result.values).all() and result.reasons == (capacitance.ZERO_COUPLING_REASON,)
+    result = kernel.beta_eff_with_reasons(ws, "gradient", stats)
+    assert torch.isnan(result.values).all() and result.reasons == (kernel.ZERO_COUPLING_REASON,)
     ws[1][0, 0] = float("nan")
-    assert capacitance.beta_eff_with_reasons(ws, "weight").reasons == (capacitance.NONFINITE_REASON,)
+    assert kernel.beta_eff_with_reasons(ws, "weight").reasons == (kernel.NONFINITE_REASON,)
 
 
 @pytest.mark.parametrize("strategy", ["gradient", "hessian"])
@@ -133,19 +133,19 @@ def test_a_probe_batch_with_the_same_input_for_every_sample_is_undefined_not_zer
     recorder.snapshot(0.0, 0, torch.zeros(8, 4), labels)
     recorder.snapshot(1.0, 1, torch.randn(8, 4), labels)
     result = recorder.result().beta(strategy)
-    assert result.reasons[0] == capacitance.CONSTANT_INPUTS_REASON and math.isnan(float(result.values[0]))
+    assert result.reasons[0] == kernel.CONSTANT_INPUTS_REASON and math.isnan(float(result.values[0]))
     assert result.reasons[1] is None and float(result.values[1]) > 0
-    couplings = capacitance.gradient_couplings(probe.coupling_stats(torch.zeros(8, 4), labels), 3, batched=False)
-    numerator, denominator = capacitance._coupling_sums(couplings)
+    couplings = kernel.gradient_couplings(probe.coupling_stats(torch.zeros(8, 4), labels), 3, batched=False)
+    numerator, denominator = kernel._coupling_sums(couplings)
     assert float(numerator[0]) == 0.0 and float(denominator[0]) > 0  # what the check replaces: β_eff = 0
 
 
 def test_user_errors_are_clear():
     with pytest.raises(ValueError, match="unknown capacitance strategy"):
-        capacitance.beta_eff([torch.randn(3, 2)], "grad")
+        kernel.beta_eff([torch.randn(3, 2)], "grad")
     with pytest.raises(ValueError, match="has 4 inputs but"):
-        capacitance.beta_eff([torch.randn(3, 2), torch.randn(5, 4)])
+        kernel.beta_eff([torch.randn(3, 2), torch.randn(5, 4)])
     with pytest.raises(ValueError, match="needs stats"):
-        capacitance.beta_eff([torch.randn(3, 2), torch.randn(5, 3)], "gradient")
+        kernel.beta_eff([torch.randn(3, 2), torch.randn(5, 3)], "gradient")
     with pytest.raises(ValueError, match="hessian"):
-        capacitance.beta_eff([torch.randn(3, 2), torch.randn(5, 3)], "hessian")
+        kernel.beta_eff([torch.randn(3, 2), torch.randn(5, 3)], "hessian")

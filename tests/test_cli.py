@@ -137,8 +137,8 @@ def test_workers_store_every_architecture_once_and_fixed_threads_make_them_bit_i
 def test_a_resume_with_another_thread_count_says_so():
     from io import StringIO
 
-    from nasbench_capacitance import runner
-    from nasbench_capacitance.records import Record
+    from nasbench_capacitance.execution import runner
+    from nasbench_capacitance.store.records import Record
 
     stored = [Record(0, "x", extra={"threads": 2})]
     for threads, warned in ((2, False), (1, True)):

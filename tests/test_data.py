@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from nasbench_capacitance import data
-from nasbench_capacitance.download import download_cifar10
+from nasbench_capacitance.data import cifar10
+from nasbench_capacitance.data.download import download_cifar10
 
 
 def test_full_cache_has_real_cifar10(cifar_cache):
@@ -27,27 +27,27 @@ def test_second_load_reads_the_cache(cifar_cache, data_root, tmp_path_factory):
     if not cache_dir:
         pytest.skip("needs NBCAP_CACHE shared with the session fixture")
     start = time.perf_counter()
-    again = data.load_cifar10(data_root=data_root, cache_dir=cache_dir)
+    again = cifar10.load_cifar10(data_root=data_root, cache_dir=cache_dir)
     assert time.perf_counter() - start < 10  # speed target (< 2 s) lives in the benchmark; this catches a re-decode
     assert np.array_equal(again.test_x, cifar_cache.test_x)
 
 
 def test_splits_are_fixed_disjoint_and_balanced(cifar_cache):
-    train, valid, where = data.split_indices(cifar_cache, "cifar10-valid")
+    train, valid, where = cifar10.split_indices(cifar_cache, "cifar10-valid")
     assert where == "train" and len(train) == len(valid) == 25000
     assert not set(train) & set(valid)
     assert np.bincount(cifar_cache.train_y[train]).tolist() == [2500] * 10
-    train2, _, _ = data.split_indices(cifar_cache, "cifar10-valid")
+    train2, _, _ = cifar10.split_indices(cifar_cache, "cifar10-valid")
     assert np.array_equal(train, train2)
-    td = data.prepare("cifar10", data=cifar_cache, train_subset=1000, valid_subset=500, resolution=16)
+    td = cifar10.prepare("cifar10", data=cifar_cache, train_subset=1000, valid_subset=500, resolution=16)
     assert len(td.train) == 1000 and len(td.valid) == 500 and td.train.x.shape[1:] == (3, 16, 16)
     assert torch.bincount(td.train.y).tolist() == [100] * 10
     with pytest.raises(ValueError, match="unknown split"):
-        data.prepare("cifar100", data=cifar_cache)
+        cifar10.prepare("cifar100", data=cifar_cache)
 
 
 def test_batched_augmentation_matches_per_image_crop_and_flip(cifar_cache):
-    images = data.DeviceImages(cifar_cache.train_x[:64], cifar_cache.train_y[:64])
+    images = cifar10.DeviceImages(cifar_cache.train_x[:64], cifar_cache.train_y[:64])
     g = torch.Generator().manual_seed(1)
     out = images.augment(images.x, g)
     g = torch.Generator().manual_seed(1)
@@ -63,7 +63,7 @@ def test_batched_augmentation_matches_per_image_crop_and_flip(cifar_cache):
 
 
 def test_batches_normalise_and_cover_the_split(cifar_cache):
-    images = data.DeviceImages(cifar_cache.train_x[::50], cifar_cache.train_y[::50])  # all classes
+    images = cifar10.DeviceImages(cifar_cache.train_x[::50], cifar_cache.train_y[::50])  # all classes
     seen = torch.cat([y for _, y in images.batches(256, torch.Generator().manual_seed(0), shuffle=True, augment=True)])
     assert sorted(seen.tolist()) == sorted(images.y.tolist())
     x, _ = next(images.batches(1000))
@@ -73,7 +73,7 @@ def test_batches_normalise_and_cover_the_split(cifar_cache):
 
 
 def test_fixed_batch_is_class_balanced_and_seeded(cifar_cache):
-    images = data.DeviceImages(cifar_cache.train_x[::50], cifar_cache.train_y[::50])  # class-ordered
+    images = cifar10.DeviceImages(cifar_cache.train_x[::50], cifar_cache.train_y[::50])  # class-ordered
     x, y = images.fixed_batch(100, seed=0)
     assert torch.bincount(y, minlength=10).tolist() == [10] * 10 and x.dtype == torch.float32
     assert torch.equal(images.fixed_batch(100, seed=0)[0], x)
@@ -99,17 +99,17 @@ def test_official_python_batches_folder_and_tarball(cifar_cache, tmp_path):
     folder.mkdir(parents=True)
     for name, d in batches.items():
         (folder / name).write_bytes(pickle.dumps(d))
-    loaded = data.decode_source(folder, expected=(200, 40))
+    loaded = cifar10.decode_source(folder, expected=(200, 40))
     assert np.array_equal(loaded.train_x[43], cifar_cache.train_x[2 * 977 + 3])  # batch 2, image 3
     assert np.array_equal(loaded.test_y, cifar_cache.test_y[:40])
     tarball = tmp_path / "cifar-10-python.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
         tar.add(folder, arcname="cifar-10-batches-py")
-    from_tar = data.decode_source(tarball, expected=(200, 40))
+    from_tar = cifar10.decode_source(tarball, expected=(200, 40))
     assert np.array_equal(from_tar.train_x, loaded.train_x)
-    with pytest.raises(data.DataError, match="incomplete"):
-        data.load_cifar10(source=folder, cache_dir=tmp_path / "cache")
-    assert data.find_source(tmp_path) == folder
+    with pytest.raises(cifar10.DataError, match="incomplete"):
+        cifar10.load_cifar10(source=folder, cache_dir=tmp_path / "cache")
+    assert cifar10.find_source(tmp_path) == folder
 
 
 def test_image_folder_source(cifar_cache, tmp_path):
@@ -119,49 +119,49 @@ def test_image_folder_source(cifar_cache, tmp_path):
         ("train", cifar_cache.train_x, cifar_cache.train_y),
         ("test", cifar_cache.test_x, cifar_cache.test_y),
     ):
-        for n, cls in enumerate(data.CLASSES):
+        for n, cls in enumerate(cifar10.CLASSES):
             folder = tmp_path / "nested" / part / cls
             folder.mkdir(parents=True)
             for k, i in enumerate(np.flatnonzero(y == n)[:3]):
                 Image.fromarray(x[i]).save(folder / f"{k:04d}.png")
-    loaded = data.decode_source(tmp_path, expected=(30, 30))
+    loaded = cifar10.decode_source(tmp_path, expected=(30, 30))
     first_cat = np.flatnonzero(cifar_cache.train_y == 3)[0]
     assert np.array_equal(loaded.train_x[9], cifar_cache.train_x[first_cat])  # class 3, image 0
     assert loaded.test_y.tolist() == [c for c in range(10) for _ in range(3)]
 
 
 def test_missing_and_corrupt_sources_are_clear(tmp_path):
-    with pytest.raises(data.DataError, match="Looked for"):
-        data.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
+    with pytest.raises(cifar10.DataError, match="Looked for"):
+        cifar10.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
     bad = tmp_path / "cifar10" / "cifar10-jpeg.tar.gz"
     bad.parent.mkdir()
     bad.write_bytes(b"not a tarball")
-    with pytest.raises(data.DataError, match="unreadable"):
-        data.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
+    with pytest.raises(cifar10.DataError, match="unreadable"):
+        cifar10.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
     with tarfile.open(bad, "w:gz") as tar:
         blob = b"garbage"
         info = tarfile.TarInfo("train/airplane/0000.jpg")
         info.size = len(blob)
         tar.addfile(info, io.BytesIO(blob))
-    with pytest.raises(data.DataError, match="cannot decode image train/airplane/0000.jpg|no images found"):
-        data.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
+    with pytest.raises(cifar10.DataError, match="cannot decode image train/airplane/0000.jpg|no images found"):
+        cifar10.load_cifar10(data_root=tmp_path, cache_dir=tmp_path)
 
 
 def test_download_verifies_the_checksum_and_never_leaves_a_damaged_file(tmp_path, data_root):
     from nasbench_capacitance import cli
-    from nasbench_capacitance.download import file_digest
+    from nasbench_capacitance.data.download import file_digest
 
     archive = data_root / "cifar10" / "cifar10-jpeg.tar.gz"
     url = archive.resolve().as_uri()
     good = "sha256:" + file_digest(archive, "sha256")
     root = tmp_path / "data"
-    with pytest.raises(data.DataError, match="the download is damaged"):
+    with pytest.raises(cifar10.DataError, match="the download is damaged"):
         download_cifar10(url, "sha256:" + "0" * 64, root)
     assert not any((root / "cifar10").iterdir())
     path = download_cifar10(url, good, root)
-    assert path == root / "cifar10" / "cifar10-jpeg.tar.gz" and data.find_source(root) == path
+    assert path == root / "cifar10" / "cifar10-jpeg.tar.gz" and cifar10.find_source(root) == path
     assert download_cifar10(url, good, root) == path  # already there: kept
-    with pytest.raises(data.DataError, match="could not download"):
+    with pytest.raises(cifar10.DataError, match="could not download"):
         download_cifar10((tmp_path / "missing.tar.gz").as_uri(), good, root)
     assert cli.main(["data", "--data-root", str(root), "--download", "--url", url, "--checksum", "md5:0"]) == 2
 
@@ -170,6 +170,8 @@ def test_make_data_keeps_a_copy_already_there(tmp_path, data_root, monkeypatch, 
     from nasbench_capacitance import cli
 
     decoded = []
-    monkeypatch.setattr(data, "load_cifar10", lambda **kw: decoded.append(kw) or data.Cifar10(*[np.zeros(0)] * 4, "x"))
+    monkeypatch.setattr(
+        cifar10, "load_cifar10", lambda **kw: decoded.append(kw) or cifar10.Cifar10(*[np.zeros(0)] * 4, "x")
+    )
     assert cli.main(["data", "--data-root", str(data_root), "--download"]) == 0
     assert "already present" in capsys.readouterr().out and decoded == [{"data_root": data_root}]

@@ -13,11 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import fidelity_frontier  # noqa: E402
 from fidelity_frontier import PROTOCOLS, protocol_config  # noqa: E402
 
-from nasbench_capacitance import space  # noqa: E402
-from nasbench_capacitance.benchmark import GroundTruth  # noqa: E402
 from nasbench_capacitance.config import read_toml  # noqa: E402
-from nasbench_capacitance.records import Record  # noqa: E402
-from nasbench_capacitance.store import ResultStore  # noqa: E402
+from nasbench_capacitance.data.ground_truth import GroundTruth  # noqa: E402
+from nasbench_capacitance.nb201 import space  # noqa: E402
+from nasbench_capacitance.store.records import Record  # noqa: E402
+from nasbench_capacitance.store.results import ResultStore  # noqa: E402
 
 SPECS = read_toml(PROTOCOLS)
 

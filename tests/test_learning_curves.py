@@ -5,8 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from nasbench_capacitance import metrics, ranking, report, space
+from nasbench_capacitance import metrics
+from nasbench_capacitance.evaluation import ranking
 from nasbench_capacitance.metrics import calibrated, lce
+from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.study import report
 from nasbench_capacitance.training import TrainResult
 
 ARCH = space.arch_from_index(0)

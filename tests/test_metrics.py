@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from nasbench_capacitance import metrics, space
-from nasbench_capacitance.probe import CapacitanceProbe, ProbeRecorder
+from nasbench_capacitance import metrics
+from nasbench_capacitance.capacitance.probe import CapacitanceProbe, ProbeRecorder
+from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.training import TrainResult
 
 ARCH = space.arch_from_index(0)

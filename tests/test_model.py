@@ -4,8 +4,8 @@ import random
 import pytest
 import torch
 
-from nasbench_capacitance import model, space
-from nasbench_capacitance.probe import CapacitanceProbe
+from nasbench_capacitance.capacitance.probe import CapacitanceProbe
+from nasbench_capacitance.nb201 import model, space
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from nasbench_capacitance import capacitance
-from nasbench_capacitance.probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule
+from nasbench_capacitance.capacitance import kernel
+from nasbench_capacitance.capacitance.probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule
 
 
 def test_probe_needs_two_hidden_layers():
@@ -34,7 +34,7 @@ def test_recorder_stacks_snapshots_for_every_strategy():
     result = rec.result()
     assert result.epochs == [0.0, 1.0, 2.0] and result.weights[1].shape == (3, 6, 4)
     assert result.stats["hessian"]["couplings"][0].shape == (3, 5, 4, 6)
-    for strategy in capacitance.STRATEGIES:
+    for strategy in kernel.STRATEGIES:
         values = result.beta(strategy).values
         assert values.shape == (3,) and torch.isfinite(values).all()
     with pytest.raises(ValueError, match="probe batch"):

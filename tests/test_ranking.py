@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from nasbench_capacitance import ranking
-from nasbench_capacitance.benchmark import GroundTruth
+from nasbench_capacitance.data.ground_truth import GroundTruth
+from nasbench_capacitance.evaluation import ranking
 
 
 def test_kendall_tau_b_by_hand_and_nan_pairs_dropped():

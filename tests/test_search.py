@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from helpers import kill_midway
 
-from nasbench_capacitance import NaslibPredictor, Scorer, SimulatedAPI, cli, config, space, space_scoring
+from nasbench_capacitance import NaslibPredictor, Scorer, SimulatedAPI, cli, config
+from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.search import ALGORITHMS, Benchmark, Simulation
 from nasbench_capacitance.search.experiment import plan_search
 from nasbench_capacitance.search.study import Setting, search_once
+from nasbench_capacitance.whole_space import scoring
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -66,16 +68,16 @@ def test_scorer_reads_the_table_or_computes_the_same_score_live(cifar_cache):
 
 
 def test_a_proxy_registered_after_the_table_was_made_is_scored_live(monkeypatch):
-    shipped = space_scoring.reference_columns()
+    shipped = scoring.reference_columns()
     assert "nwot" in shipped and Scorer("nwot").source == "table"
-    monkeypatch.setattr(space_scoring, "reference_columns", lambda: [c for c in shipped if c != "nwot"])
+    monkeypatch.setattr(scoring, "reference_columns", lambda: [c for c in shipped if c != "nwot"])
     assert Scorer("nwot").source == "live"
     with pytest.raises(ValueError, match="make space-reference"):
         Scorer("nwot", source="table")
 
 
 def test_a_trained_metric_is_cached_in_a_store_that_nbcap_run_resumes(tmp_path, nb201_table):
-    from nasbench_capacitance.runner import run_study, sample
+    from nasbench_capacitance.execution.runner import run_study, sample
 
     cfg = config.load("smoke")
     first = sample(cfg)[0]
@@ -217,7 +219,7 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_seed(tmp_path, nb
 
 
 def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, nb201_table):
-    from nasbench_capacitance.runner import run_study, sample
+    from nasbench_capacitance.execution.runner import run_study, sample
 
     cfg = config.load("smoke", overrides=["sample.archs=6"])
     run_study(cfg, tmp_path / "study", stream=StringIO())

@@ -3,8 +3,8 @@ from collections import defaultdict
 
 import pytest
 
-from nasbench_capacitance import space
-from nasbench_capacitance.space import Arch
+from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.nb201.space import Arch
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from helpers import kill_midway, records_per_index
 
-from nasbench_capacitance import cli, config, ranking, space
+from nasbench_capacitance import cli, config
+from nasbench_capacitance.evaluation import ranking
 from nasbench_capacitance.metrics import cost
-from nasbench_capacitance.space_scoring import (
+from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.whole_space.scoring import (
     SpaceError,
     Task,
     iso_invariant,

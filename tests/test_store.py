@@ -1,7 +1,7 @@
 import csv
 import math
 
-from nasbench_capacitance.store import ResultStore, load_records
+from nasbench_capacitance.store.results import ResultStore, load_records
 
 
 def record(i, status="ok"):
@@ -39,7 +39,7 @@ def test_records_are_written_once_and_resume_is_trivial(tmp_path):
 
 
 def test_a_record_reads_its_scores_and_round_trips(tmp_path):
-    from nasbench_capacitance.records import Record
+    from nasbench_capacitance.store.records import Record
 
     r = Record(7, "arch7", "ok", None, {"val_acc": {"1": 40.0, "2": 50.0}, "lce": {"2": math.nan}}, {"wall": 1.0})
     assert r.score("val_acc", 2) == 50.0 and r.score("val_acc", "1") == 40.0

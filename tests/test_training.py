@@ -3,7 +3,9 @@ import math
 import pytest
 import torch
 
-from nasbench_capacitance import data, model, training
+from nasbench_capacitance import training
+from nasbench_capacitance.data import cifar10
+from nasbench_capacitance.nb201 import model
 from nasbench_capacitance.training import TrainConfig
 
 TINY = dict(C=2, N=2, head="probe", probe_widths=(6, 5))
@@ -11,7 +13,7 @@ TINY = dict(C=2, N=2, head="probe", probe_widths=(6, 5))
 
 @pytest.fixture(scope="module")
 def tiny_data(cifar_cache):
-    return data.prepare("cifar10-valid", data=cifar_cache, resolution=8, train_subset=600, valid_subset=300)
+    return cifar10.prepare("cifar10-valid", data=cifar_cache, resolution=8, train_subset=600, valid_subset=300)
 
 
 def run(tiny_data, seed=0, **overrides):
@@ -91,7 +93,7 @@ def test_probe_input_with_batch_statistics_leaves_the_model_as_it_was(tiny_data)
 
 def test_a_key_added_later_keeps_older_studies_resumable():
     from nasbench_capacitance import config
-    from nasbench_capacitance.runner import config_of_identity, run_identity
+    from nasbench_capacitance.execution.runner import config_of_identity, run_identity
 
     legacy = run_identity(config.load("smoke", overrides=["train.probe_input=eval"]))
     assert "probe_input" not in legacy["train"]  # an identity as stored before the key existed

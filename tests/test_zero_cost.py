@@ -10,9 +10,12 @@ from torch import nn
 from torch.func import functional_call, grad, jvp
 from torch.nn import functional as F
 
-from nasbench_capacitance import data, metrics, ranking, space
+from nasbench_capacitance import metrics
+from nasbench_capacitance.capacitance.probe import CapacitanceProbe, ProbeRecorder
+from nasbench_capacitance.data import cifar10
+from nasbench_capacitance.evaluation import ranking
 from nasbench_capacitance.metrics import zero_cost
-from nasbench_capacitance.probe import CapacitanceProbe, ProbeRecorder
+from nasbench_capacitance.nb201 import space
 
 
 def mlp(bias: bool = True) -> nn.Sequential:
@@ -135,7 +138,7 @@ def test_nwot_is_the_log_determinant_of_the_hamming_kernel():
 
 @pytest.fixture(scope="module")
 def tiny_images(cifar_cache):
-    return data.prepare("cifar10-valid", data=cifar_cache, resolution=8, train_subset=200, valid_subset=50).train
+    return cifar10.prepare("cifar10-valid", data=cifar_cache, resolution=8, train_subset=200, valid_subset=50).train
 
 
 def test_proxies_on_nb201_cells_are_deterministic_and_finite(tiny_images):
@@ -197,7 +200,7 @@ def test_data_free_proxies_rank_cells_as_naslib_does(data_root, cifar_cache):
         (data_root / "nb201" / "sources" / "naslib_zc_nasbench201_724archs_prerelease.json").read_text()
     )["cifar10"]
     cells = [reference[k] for k in sorted(reference)[:8]]
-    images = data.prepare("cifar10-valid", data=cifar_cache, resolution=32, train_subset=640, valid_subset=10).train
+    images = cifar10.prepare("cifar10-valid", data=cifar_cache, resolution=32, train_subset=640, valid_subset=10).train
     ours = {n: [] for n in ("params", "synflow", "l2_norm", "nwot")}
     for cell in cells:
         o = [NASLIB_OPS[int(k)] for k in cell["arch"].strip("()").split(",")]

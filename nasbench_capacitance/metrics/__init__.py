@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..records import Record
-from ..space import Arch
+from ..nb201.space import Arch
+from ..store.records import Record
 from ..training import TrainResult
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from .. import capacitance
+from ..capacitance import kernel
 from ..training import TrainResult
 from . import Inputs, Values, epoch_key, metric
 
@@ -28,11 +28,11 @@ def _beta_of(strategy: str) -> Callable[[Inputs], Values]:
     return lambda inputs: beta_values(inputs.result, strategy)
 
 
-for _strategy in capacitance.STRATEGIES:
+for _strategy in kernel.STRATEGIES:
     metric(
         f"beta_{_strategy}",
         kind="curve",
         strategy=_strategy,
         description=f"β_eff of the probe's line graph, strategy '{_strategy}'",
-        reference="Jiang et al., Nat. Commun. 15, 5718 (2024); closed forms in capacitance.py (docs/capacitance.md)",
+        reference="Jiang et al., Nat. Commun. 15, 5718 (2024); closed forms in kernel.py (docs/kernel.md)",
     )(_beta_of(_strategy))

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..records import Record
+from ..store.records import Record
 from . import REGISTRY, capacitance_metrics, get, metric
 
 MIN_CALIBRATION = 6  # fewer than this: not fitted (3-fold cross-validation needs 2 per fold for R²)

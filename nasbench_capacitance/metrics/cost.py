@@ -12,8 +12,8 @@ import functools
 import torch
 from torch import nn
 
-from ..model import build_network, count_parameters
-from ..space import EDGES, OPS, Arch
+from ..nb201.model import build_network, count_parameters
+from ..nb201.space import EDGES, OPS, Arch
 from . import Inputs, Values, metric
 
 

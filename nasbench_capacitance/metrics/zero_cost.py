@@ -43,10 +43,10 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from ..data import DeviceImages
-from ..model import build_network
-from ..probe import CapacitanceProbe, ProbeRecorder
-from ..space import Arch
+from ..capacitance.probe import CapacitanceProbe, ProbeRecorder
+from ..data.cifar10 import DeviceImages
+from ..nb201.model import build_network
+from ..nb201.space import Arch
 from ..training import probe_features
 from . import Inputs, Values, metric
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import space
+from ..nb201 import space
 from .simulation import OutOfBudget, Simulation
 
 

@@ -15,7 +15,7 @@ from .. import metrics, paths
 from ..config import StudyConfig
 from ..outputs import write_rows
 from ..scorer import Scorer
-from ..store import exclusive_writer, load_records
+from ..store.results import exclusive_writer, load_records
 from .algorithms import algorithm
 from .simulation import Benchmark
 from .study import DB_NAME, SearchStore, Setting, expand, outcomes, run_searches
@@ -30,16 +30,16 @@ def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
     cells = np.array(sorted(r["index"] for r in records if r["status"] != "failed"), dtype=np.int64)
     if len(cells) == 0:
         raise ValueError(f"--pool {study}: the study holds no scored cells")
-    from ..runner import config_of_identity
+    from ..execution.runner import config_of_identity
 
     return cells, config_of_identity(run["config"], f"the configuration stored in {db}")
 
 
 def proxy_scoring(scorer: Scorer) -> dict[str, Any]:
     """What fixes a proxy's scores and charged seconds (part of a setting's identity)."""
-    from ..architecture import resolve_device
-    from ..runner import run_identity
+    from ..execution.runner import run_identity
     from ..scorer import TABLE_DEVICE
+    from ..study.evaluate import resolve_device
 
     if scorer.source == "table":
         return {"source": "table", "table": "shipped whole-space table", "device": TABLE_DEVICE}

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..benchmark import read_columns
+from ..data.ground_truth import read_columns
 from ..scorer import Scorer
 
 

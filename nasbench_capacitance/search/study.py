@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..outputs import to_json
-from ..store import config_hash, open_store
+from ..store.results import config_hash, open_store
 from .algorithms import algorithm, check_param
 from .simulation import Benchmark, OutOfBudget, Simulation, Trajectory
 

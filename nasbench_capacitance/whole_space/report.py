@@ -15,12 +15,13 @@ from typing import TextIO
 
 import numpy as np
 
-from . import metrics, paths, ranking
-from .benchmark import STANDARD_TARGETS, GroundTruth, GroundTruthError
-from .outputs import to_json, write_rows
-from .records import Record
-from .runner import DB_NAME
-from .space_scoring import representatives, space_records
+from .. import metrics, paths
+from ..data.ground_truth import STANDARD_TARGETS, GroundTruth, GroundTruthError
+from ..evaluation import ranking
+from ..execution.runner import DB_NAME
+from ..outputs import to_json, write_rows
+from ..store.records import Record
+from .scoring import representatives, space_records
 
 DEFAULT_BOOTSTRAP = 200  # at n = 15,625 the 95% interval is a few thousandths wide; 200 resamples place it
 IMAGES_NOTE = "the proxies read CIFAR-10 images for every target"
@@ -206,7 +207,7 @@ def write_space_report(
     }
     (out / "space_correlations.json").write_text(to_json({"provenance": meta, "correlations": correlations}, indent=1))
     if figures:
-        from . import plots
+        from .. import plots
 
         truth = {gt.target.column: gt.accuracies(indices) for gt in targets}
         plots.write_space(out, columns, truth, correlations, IMAGES_NOTE)

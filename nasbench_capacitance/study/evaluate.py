@@ -15,14 +15,14 @@ import traceback
 
 import torch
 
-from . import __version__, metrics
-from .config import StudyConfig
-from .data import TrainingData, prepare
-from .metrics import zero_cost
-from .model import build_network
-from .records import Record
-from .space import Arch
-from .training import TrainConfig, train
+from .. import __version__, metrics
+from ..config import StudyConfig
+from ..data.cifar10 import TrainingData, prepare
+from ..metrics import zero_cost
+from ..nb201.model import build_network
+from ..nb201.space import Arch
+from ..store.records import Record
+from ..training import TrainConfig, train
 
 
 def resolve_device(name: str) -> torch.device:

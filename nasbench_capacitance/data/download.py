@@ -14,8 +14,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from . import paths
-from .data import DataError
+from .. import paths
+from .cifar10 import DataError
 
 CHUNK = 1 << 20
 

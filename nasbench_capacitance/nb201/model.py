@@ -135,7 +135,7 @@ def build_network(
     elif head == "linear":
         head_module = nn.Linear(feature_dim, num_classes)
     elif head == "probe":
-        from .probe import CapacitanceProbe
+        from ..capacitance.probe import CapacitanceProbe
 
         head_module = CapacitanceProbe(feature_dim, num_classes, hidden=probe_widths)
     else:

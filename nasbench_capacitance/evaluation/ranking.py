@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as sps
 
-from .benchmark import DEGENERATE_ACCURACY
+from ..data.ground_truth import DEGENERATE_ACCURACY
 
 
 def _finite_pairs(*values: np.ndarray) -> list[np.ndarray]:

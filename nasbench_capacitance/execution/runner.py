@@ -18,13 +18,14 @@ from typing import Any, TextIO
 
 import torch
 
-from . import paths, space
-from .architecture import evaluate_architecture, prepare_data, provenance, resolve_device
-from .config import REPORT_SECTIONS, StudyConfig
-from .data import TrainingData
+from .. import paths
+from ..config import REPORT_SECTIONS, StudyConfig
+from ..data.cifar10 import TrainingData
+from ..nb201 import space
+from ..store.records import Record
+from ..store.results import ResultStore, exclusive_writer
+from ..study.evaluate import evaluate_architecture, prepare_data, provenance, resolve_device
 from .progress import Progress
-from .records import Record
-from .store import ResultStore, exclusive_writer
 
 DB_NAME = "results.db"
 EXECUTION_KEYS = ("workers", "threads", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes

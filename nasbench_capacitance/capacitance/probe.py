@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import capacitance
+from . import kernel
 
 # Two hidden layers is the minimum for a nonzero β_eff (only hidden-to-hidden weights have both an
 # incoming and an outgoing line-graph edge). Width 64 equals the pooled feature width of NB201 at
@@ -120,8 +120,8 @@ class ProbeSnapshots:
     weights: list[torch.Tensor]
     stats: dict[str, dict[str, list[torch.Tensor]]] = field(default_factory=dict)
 
-    def beta(self, strategy: str) -> capacitance.BetaEff:
-        return capacitance.beta_eff_with_reasons(self.weights, strategy, self.stats.get(strategy))
+    def beta(self, strategy: str) -> kernel.BetaEff:
+        return kernel.beta_eff_with_reasons(self.weights, strategy, self.stats.get(strategy))
 
 
 class ProbeRecorder:
@@ -133,11 +133,9 @@ class ProbeRecorder:
         strategies: tuple[str, ...] = ("weight",),
         schedule: ProbeSchedule = ProbeSchedule(),
     ):
-        unknown = [s for s in strategies if s not in capacitance.STRATEGIES]
+        unknown = [s for s in strategies if s not in kernel.STRATEGIES]
         if unknown:
-            raise ValueError(
-                f"unknown capacitance strategies {unknown}; choose from {', '.join(capacitance.STRATEGIES)}"
-            )
+            raise ValueError(f"unknown capacitance strategies {unknown}; choose from {', '.join(kernel.STRATEGIES)}")
         self.probe = probe
         self.strategies = tuple(strategies)
         self.schedule = schedule

@@ -14,13 +14,14 @@ from typing import TextIO
 
 import numpy as np
 
-from . import config, metrics, paths, ranking
-from .benchmark import GroundTruth
-from .metrics import calibrated
-from .outputs import to_json, write_rows
-from .records import Record
-from .runner import DB_NAME
-from .store import ResultStore, load_records
+from .. import config, metrics, paths
+from ..data.ground_truth import GroundTruth
+from ..evaluation import ranking
+from ..execution.runner import DB_NAME
+from ..metrics import calibrated
+from ..outputs import to_json, write_rows
+from ..store.records import Record
+from ..store.results import ResultStore, load_records
 
 SUBSETS = ("all", "non-degenerate")
 
@@ -161,7 +162,7 @@ def write_report(
     }
     (out / "correlations.json").write_text(to_json({"provenance": meta, "correlations": rows}, indent=1))
     if figures:
-        from . import plots
+        from .. import plots
 
         plots.write_all(out, records, truth, rows, gt.target.label)
     if overrides:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .space import NUM_ARCHS, Arch
+from ..nb201.space import NUM_ARCHS, Arch
 
 
 class GroundTruthError(LookupError):

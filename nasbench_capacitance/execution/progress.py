@@ -6,7 +6,7 @@ import math
 import time
 from typing import TextIO
 
-from .records import Record
+from ..store.records import Record
 
 
 class Progress:

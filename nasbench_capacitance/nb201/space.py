@@ -3,7 +3,7 @@
 A cell is a DAG on 4 nodes; each of its 6 edges (j -> i, j < i) carries one of 5 operations. The
 string form is NB201's: ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` (groups are nodes 1, 2, 3; ``op~j``
 applies ``op`` to node j). Official indices follow the order of the benchmark file, which is not a
-systematic enumeration, so the order ships with the package (``nb201_index_order.bin``, one base-5
+systematic enumeration, so the order ships with the package (``index_order.bin``, one base-5
 code per index, written by ``scripts/make_index_order.py``).
 """
 
@@ -24,7 +24,7 @@ NUM_NODES = 4
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_ARCHS = len(OPS) ** len(EDGES)  # 15,625
 
-_ORDER_FILE = "nb201_index_order.bin"
+_ORDER_FILE = "index_order.bin"
 
 # NASLib numbers the operations in another order and walks the edges as 0-1, 0-2, 0-3, 1-2, 1-3, 2-3.
 NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")

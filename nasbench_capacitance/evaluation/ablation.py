@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import metrics
-from .metrics.calibrated import curve_features
+from .. import metrics
+from ..metrics.calibrated import curve_features
+from ..store.records import Record
 from .ranking import kendall_tau_rows
-from .records import Record
 
 BLOCKS = ("free", "curve", "beta")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {

@@ -24,14 +24,15 @@ from typing import TextIO
 import numpy as np
 import torch
 
-from . import metrics, space
-from .architecture import evaluate_architecture, provenance, resolve_device
-from .config import StudyConfig
-from .metrics.zero_cost import PROXIES
-from .progress import Progress
-from .records import Record
-from .runner import DB_NAME, execute, worker_data
-from .store import ResultStore, exclusive_writer
+from .. import metrics
+from ..config import StudyConfig
+from ..execution.progress import Progress
+from ..execution.runner import DB_NAME, execute, worker_data
+from ..metrics.zero_cost import PROXIES
+from ..nb201 import space
+from ..store.records import Record
+from ..store.results import ResultStore, exclusive_writer
+from ..study.evaluate import evaluate_architecture, provenance, resolve_device
 
 KIND = "space"
 CELLS_PER_TASK = 16

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .outputs import to_json
+from ..outputs import to_json
 from .records import Record
 
 SCHEMA = """
