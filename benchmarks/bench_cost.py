@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from nasbench_capacitance import config
-from nasbench_capacitance.execution.runner import sample
 from nasbench_capacitance.study.evaluate import evaluate_architecture, prepare_data, resolve_device
+from nasbench_capacitance.study.run import sample
 
 
 def main() -> None:

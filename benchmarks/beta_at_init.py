@@ -40,7 +40,7 @@ from nasbench_capacitance.metrics import zero_cost
 from nasbench_capacitance.nb201.model import build_network
 from nasbench_capacitance.study.evaluate import prepare_data
 from nasbench_capacitance.training import probe_features
-from nasbench_capacitance.whole_space import scoring
+from nasbench_capacitance.whole_space.table import reference_table
 
 PROBE_INPUTS = ("eval", "batch")
 
@@ -105,7 +105,7 @@ def main() -> None:
         cells = held_out_sample(args.cells or 300, 60, [])
     truth = ground_truth.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies(cells)
     spec = read_toml(PROTOCOLS)["quick"]
-    table = scoring.reference_table()
+    table = reference_table()
     params = table["params"][cells]
     readings = (*PROBE_INPUTS, "proxy")  # the probe's two inputs; the registered beta_init proxy
     taus: dict[str, list[float]] = {m: [] for m in readings}

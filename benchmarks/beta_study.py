@@ -34,10 +34,10 @@ from nasbench_capacitance import paths
 from nasbench_capacitance.config import read_toml
 from nasbench_capacitance.data import ground_truth
 from nasbench_capacitance.evaluation import ablation, ranking
-from nasbench_capacitance.execution.runner import run_study
 from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.store.results import load_records
-from nasbench_capacitance.whole_space import scoring
+from nasbench_capacitance.study.run import run_study
+from nasbench_capacitance.whole_space.table import reference_table
 
 STUDY_SEED = 2027  # the held-out sample's seed (the development sample's is DEV_SEED)
 EXPLORED = {"archs": 100, "seed": 0}  # `nbcap run --preset quick --set sample.archs=100`: looked at before
@@ -229,7 +229,7 @@ def main() -> None:
     if not args.no_ablation and len(ok) < ablation.MIN_HELD_OUT + min(args.sizes):
         sys.exit(f"{len(ok)} finished cells in {store}: too few for the ablation; train more or add --no-ablation")
     truth = ground_truth.GroundTruth.from_table(paths.ground_truth_table(), TARGET).accuracies([r["index"] for r in ok])
-    table = scoring.reference_table()
+    table = reference_table()
     report_single(ok, table, truth, out)
     if not args.no_ablation:
         report_ablation(ok, table, truth, args, out)

@@ -27,9 +27,9 @@ from nasbench_capacitance import config, metrics, paths
 from nasbench_capacitance.config import read_toml
 from nasbench_capacitance.data import ground_truth
 from nasbench_capacitance.evaluation import ranking
-from nasbench_capacitance.execution.runner import run_study
 from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.store.results import load_records
+from nasbench_capacitance.study.run import run_study
 
 DEV_SEED = 2026  # the development sample's seed; a reported study must not share its cells
 PROTOCOLS = Path(__file__).with_name("frontier_protocols.toml")

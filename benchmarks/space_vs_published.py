@@ -21,7 +21,7 @@ import numpy as np
 from nasbench_capacitance import paths
 from nasbench_capacitance.data.ground_truth import GroundTruth
 from nasbench_capacitance.evaluation import ranking
-from nasbench_capacitance.whole_space.scoring import reference_table
+from nasbench_capacitance.whole_space.table import reference_table
 
 TARGETS = {"CIFAR-10": "c10valid_oritest_200_v10", "CIFAR-100": "c100_test_200", "ImageNet16-120": "in16_test_200"}
 PUBLISHED_RHO = {  # Abdelfattah et al. 2021, Table 2 (NB201, all cells)

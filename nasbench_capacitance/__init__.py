@@ -5,7 +5,7 @@ The names below are the public API (README's examples use them); they load on fi
 (TinyNetwork), ``probe`` and ``capacitance`` (the probe head and the β_eff kernel), ``data``
 (CIFAR-10), ``benchmark`` (ground truth), ``training`` (few-epoch trainer), ``metrics`` (the
 predictor registry), ``ranking`` (rank statistics), ``store`` (SQLite results), ``runner`` and
-``report`` (studies), ``space_scoring`` and ``space_report`` (the whole space), ``scorer`` and
+``report`` (studies), ``whole_space`` (the whole space), ``scorer`` and
 ``adapters`` (any metric as a NAS proxy), ``search`` (NAS on the simulated clock). Design: docs/.
 """
 
@@ -27,10 +27,10 @@ _EXPORTS = {
     "prepare_data": "study.evaluate",
     "evaluate_architecture": "study.evaluate",
     "load_config": "config",
-    "run_study": "execution.runner",
+    "run_study": "study.run",
     "write_report": "study.report",
     "score_space": "whole_space.scoring",
-    "reference_table": "whole_space.scoring",
+    "reference_table": "whole_space.table",
     "write_space_report": "whole_space.report",
     "ResultStore": "store.results",
     "Scorer": "scorer",

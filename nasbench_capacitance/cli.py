@@ -48,10 +48,9 @@ def _check_out(out: str, search: bool = False) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise config.ConfigError(f"cannot create --out {out} ({exc.strerror}); choose a writable folder") from None
-    from .execution.runner import DB_NAME
     from .search.study import DB_NAME as SEARCH_DB
     from .search.study import SearchStore
-    from .store.results import ResultStore
+    from .store.results import DB_NAME, ResultStore
 
     db, opener = (path / SEARCH_DB, SearchStore) if search else (path / DB_NAME, ResultStore)
     if db.exists():
@@ -89,8 +88,8 @@ def _load(args: argparse.Namespace) -> config.StudyConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .execution.runner import run_study
     from .study.report import ground_truth_for, write_report
+    from .study.run import run_study
 
     cfg = _load(args)
     ground_truth_for(cfg)  # a wrong table or target is refused now, not after the whole sample has trained
@@ -108,12 +107,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .execution.runner import DB_NAME
-    from .store.results import ResultStore
+    from .store.results import ResultStore, results_file
     from .study.report import write_report
     from .whole_space.scoring import is_space_study
 
-    db = Path(args.dir) / DB_NAME
+    db = results_file(args.dir)
     if db.is_file():
         with ResultStore(db) as store:
             runs = store.runs()

@@ -7,7 +7,7 @@ too, so a study of the same configuration serves a search and the other way roun
 
 Where a score comes from (``source``):
 
-- ``"table"``: the shipped whole-space table (:func:`space_scoring.reference_table`), for the arch and
+- ``"table"``: the shipped whole-space table (:func:`whole_space.table.reference_table`), for the arch and
   zero-cost metrics it holds, when the configuration's network, data, proxy batch and seed are the
   ones that table was made with (the ``quick`` preset); the seconds charged are those the table measured.
 - ``"live"``: computed here by :func:`evaluate_architecture`; the seconds charged are measured.
@@ -28,7 +28,9 @@ from . import config as config_module
 from . import metrics
 from .metrics import Needs
 from .nb201.space import NUM_ARCHS, Arch
+from .store import identity
 from .store.records import Record
+from .store.results import results_file
 
 SOURCES = ("auto", "table", "live")
 TABLE_PRESET = "quick"  # the configuration the shipped whole-space table was scored with
@@ -78,7 +80,7 @@ class Scorer:
         self.budget = self._budget(budget)
         self.source = self._source(source, table)
         self._table = _table_column(self.metric.name, table) if self.source == "table" else None
-        self._db = Path(store) / "results.db" if store is not None else None
+        self._db = results_file(Path(store)) if store is not None else None
         self._data: Any = None
         self._records: dict[int, Record] = {}
         self._on_disk: dict[int, Record] | None = None  # the store's records, read once
@@ -97,6 +99,14 @@ class Scorer:
     def needs(self) -> Needs:
         """What scoring consumes: a training run, a calibration set (NASLib's ``get_data_reqs`` in our words)."""
         return self.metric.needs
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What fixes this scorer's scores and charged seconds (part of a search setting's identity)."""
+        from .study.evaluate import resolve_device
+
+        device = TABLE_DEVICE if self.source == "table" else str(resolve_device(self.config.run.device))
+        return identity.proxy_scoring(self.source, self.budget, self.config, device)
 
     def get_data_reqs(self) -> dict[str, Any]:
         """NASLib's data requirements dict, plus ``training``/``calibration``/``epochs`` in our terms."""
@@ -178,11 +188,11 @@ class Scorer:
         return metrics.epoch_key(float(chosen))
 
     def _source(self, source: str, table: str | os.PathLike | None) -> str:
-        from .whole_space.scoring import reference_columns
+        from .whole_space.table import reference_columns
 
         usable = (
             self.metric.kind in ("arch", "init")
-            and _same_proxy_setup(self.config, config_module.load(TABLE_PRESET))
+            and identity.training_free(self.config) == identity.training_free(config_module.load(TABLE_PRESET))
             and (table is not None or self.name in reference_columns())
         )
         if source == "table" and not (usable or table is not None):
@@ -223,23 +233,21 @@ class Scorer:
         if self._on_disk is None:
             self._on_disk = {}
             if self._db.is_file():  # read only: a store of another configuration is left untouched
-                from .execution.runner import run_identity
                 from .store.results import ResultStore
 
                 with ResultStore(self._db) as store:
-                    run_id = store.find_run(run_identity(self.config))
+                    run_id = store.find_run(identity.study(self.config))
                     self._on_disk = {r["index"]: r for r in store.records(run_id)} if run_id is not None else {}
         return self._on_disk.get(index)
 
     def _write(self, record: Record) -> None:
-        from .execution.runner import run_identity
         from .store.results import ResultStore, exclusive_writer
         from .study.evaluate import provenance, resolve_device
 
         assert self._db is not None
         with exclusive_writer(self._db), ResultStore(self._db) as store:  # the run `nbcap run` of this config uses
             run_id = store.start_run(
-                run_identity(self.config), provenance(self.config, resolve_device(self.config.run.device))
+                identity.study(self.config), provenance(self.config, resolve_device(self.config.run.device))
             )
             store.add_record(run_id, record)
 
@@ -251,17 +259,8 @@ def _index(arch: Any) -> int:
     return Arch.parse(arch).index
 
 
-def _same_proxy_setup(cfg: config_module.StudyConfig, reference: config_module.StudyConfig) -> bool:
-    """Whether ``cfg`` scores the training-free metrics exactly as ``reference`` does."""
-
-    def key(c: config_module.StudyConfig) -> Any:
-        return (c.model.C, c.model.N, c.as_dict()["data"], c.proxies.batch_size, c.run.seed)
-
-    return key(cfg) == key(reference)
-
-
 def _table_column(name: str, path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray | None]:
-    from .whole_space.scoring import reference_table
+    from .whole_space.table import reference_table
 
     table = reference_table(path)
     if name not in table:

@@ -3,7 +3,7 @@ import pytest
 
 from nasbench_capacitance.evaluation import ablation
 from nasbench_capacitance.store.records import Record
-from nasbench_capacitance.whole_space import scoring
+from nasbench_capacitance.whole_space.table import reference_table
 
 
 def _blocks(rng: np.random.Generator, n: int, beta_signal: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -64,7 +64,7 @@ def test_feature_blocks_read_the_trajectory_the_curves_and_the_whole_space_table
     assert np.isnan(beta[1, 2:4]).all() and beta[1, 4] == 0 and np.isnan(beta[1, 5])
     np.testing.assert_allclose(ablation.beta_init_block(records), [[0.1], [0.2]])
     assert ablation.curve_block(records).shape == (2, 12)
-    table = scoring.reference_table()
+    table = reference_table()
     free, names = ablation.free_block([0, 6111], table)
     assert free.shape == (2, len(names)) and {"params", "flops", "synflow", "nwot"} <= set(names)
     _, names = ablation.free_block([0, 6111], {**table, "beta_init": table["nwot"]})  # a regenerated table

@@ -17,7 +17,7 @@ from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.search import ALGORITHMS, Benchmark, Simulation
 from nasbench_capacitance.search.experiment import plan_search
 from nasbench_capacitance.search.study import Setting, search_once
-from nasbench_capacitance.whole_space import scoring
+from nasbench_capacitance.whole_space import table as shipped_table
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
@@ -68,16 +68,16 @@ def test_scorer_reads_the_table_or_computes_the_same_score_live(cifar_cache):
 
 
 def test_a_proxy_registered_after_the_table_was_made_is_scored_live(monkeypatch):
-    shipped = scoring.reference_columns()
+    shipped = shipped_table.reference_columns()
     assert "nwot" in shipped and Scorer("nwot").source == "table"
-    monkeypatch.setattr(scoring, "reference_columns", lambda: [c for c in shipped if c != "nwot"])
+    monkeypatch.setattr(shipped_table, "reference_columns", lambda: [c for c in shipped if c != "nwot"])
     assert Scorer("nwot").source == "live"
     with pytest.raises(ValueError, match="make space-reference"):
         Scorer("nwot", source="table")
 
 
 def test_a_trained_metric_is_cached_in_a_store_that_nbcap_run_resumes(tmp_path, nb201_table):
-    from nasbench_capacitance.execution.runner import run_study, sample
+    from nasbench_capacitance.study.run import run_study, sample
 
     cfg = config.load("smoke")
     first = sample(cfg)[0]
@@ -196,7 +196,7 @@ def test_search_command_writes_summary_figure_and_resumes(tmp_path, nb201_table)
     with sqlite3.connect(tmp_path / "search.db") as conn:
         counts = conn.execute("SELECT setting_id, COUNT(*), COUNT(DISTINCT seed) FROM searches GROUP BY 1").fetchall()
     assert [c[1:] for c in counts] == [(6, 6)] * 3
-    assert more.stderr.count("2 searches") == 3  # only the new seeds ran
+    assert "resuming: 12 of 18 searches already in" in more.stderr  # only the new seeds ran
     assert cli.main([*argv, "--first-seed", "6"]) == 0  # seeds 6..11: six new searches per setting
     with open(tmp_path / "summary.csv") as f:
         assert [row["n"] for row in csv.DictReader(f)] == ["6"] * 6
@@ -213,13 +213,13 @@ def test_a_killed_search_resumes_without_losing_or_repeating_a_seed(tmp_path, nb
     assert 3 <= killed_at < 40, "the search should be killed midway"
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"predictor: {40 - killed_at} searches" in done.stderr
+    assert f"resuming: {killed_at} of 40 searches already in" in done.stderr
     with sqlite3.connect(tmp_path / "search.db") as conn:
         assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT seed) FROM searches").fetchone() == (40, 40)
 
 
 def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, nb201_table):
-    from nasbench_capacitance.execution.runner import run_study, sample
+    from nasbench_capacitance.study.run import run_study, sample
 
     cfg = config.load("smoke", overrides=["sample.archs=6"])
     run_study(cfg, tmp_path / "study", stream=StringIO())

@@ -93,13 +93,13 @@ def test_probe_input_with_batch_statistics_leaves_the_model_as_it_was(tiny_data)
 
 def test_a_key_added_later_keeps_older_studies_resumable():
     from nasbench_capacitance import config
-    from nasbench_capacitance.execution.runner import config_of_identity, run_identity
+    from nasbench_capacitance.store.identity import config_of_study, study
 
-    legacy = run_identity(config.load("smoke", overrides=["train.probe_input=eval"]))
+    legacy = study(config.load("smoke", overrides=["train.probe_input=eval"]))
     assert "probe_input" not in legacy["train"]  # an identity as stored before the key existed
-    assert config_of_identity(legacy, "test").train.probe_input == "eval"
+    assert config_of_study(legacy, "test").train.probe_input == "eval"
     # the default changed to batch: a new study names it, so it never resumes an old (eval) one
-    assert run_identity(config.load("smoke"))["train"]["probe_input"] == "batch"
+    assert study(config.load("smoke"))["train"]["probe_input"] == "batch"
     assert config.load("smoke").train.probe_input == TrainConfig().probe_input == "batch"
 
 

@@ -6,8 +6,6 @@ import math
 import time
 from typing import TextIO
 
-from ..store.records import Record
-
 
 class Progress:
     """A one-line progress bar with rate and ETA on a terminal; otherwise a line per item, or per
@@ -18,7 +16,8 @@ class Progress:
         self.new, self.start, self.last = 0, time.perf_counter(), -math.inf
         self.tty = hasattr(stream, "isatty") and stream.isatty()
 
-    def update(self, record: Record) -> None:
+    def update(self, key: object, status: str) -> None:
+        """One more item finished: ``key`` names it (an index, a seed), ``status`` says how it ended."""
         self.done += 1
         self.new += 1
         now = time.perf_counter()
@@ -33,7 +32,7 @@ class Progress:
         bar = "#" * filled + "." * (width - filled)
         line = (
             f"[{bar}] {self.done}/{self.total}  {rate:5.2f} s/{self.unit}  ETA {int(eta // 3600)}h"
-            f"{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s  {self.unit} {record['index']}: {record['status']}"
+            f"{int(eta % 3600 // 60):02d}m{int(eta % 60):02d}s  {self.unit} {key}: {status}"
         )
         if self.tty:
             self.stream.write("\r" + line[:99].ljust(99))

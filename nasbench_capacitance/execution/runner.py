@@ -1,93 +1,29 @@
-"""Map :func:`evaluate_architecture` over a sample: in this process, in a process pool, or on a Ray cluster.
+"""Map a task function over many items: in this process, in a process pool, or on a Ray cluster.
 
-Results are written by this process alone, one transaction per architecture, so an interrupted run
-(Ctrl-C, a killed process) resumes by running the same command again: finished architectures are
-skipped, none is lost or stored twice.
+The driver hands every result to a ``write`` callback in its own process, the one writer of the
+store; at most a few tasks are in flight, so a long stream of them (the whole space) never sits in
+memory at once. A worker gets ``run.threads`` torch threads, or the cores shared out among the
+workers (oversubscribed OpenMP threads slow everything down many times).
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 
 from .. import paths
-from ..config import REPORT_SECTIONS, StudyConfig
-from ..data.cifar10 import TrainingData
-from ..nb201 import space
+from ..config import StudyConfig
 from ..store.records import Record
-from ..store.results import ResultStore, exclusive_writer
-from ..study.evaluate import evaluate_architecture, prepare_data, provenance, resolve_device
-from .progress import Progress
-
-DB_NAME = "results.db"
-EXECUTION_KEYS = ("workers", "threads", "ray", "ray_cpus", "ray_gpus")  # how a study runs, not what it computes
-
-
-def sample(cfg: StudyConfig) -> list[int]:
-    s = cfg.sample
-    if s.indices:
-        return [space.Arch.parse(i).index for i in s.indices]
-    return space.sample_indices(s.archs, seed=cfg.run.seed, unique=s.unique)
-
-
-# Keys added after studies were stored, with the value that reproduces what those studies computed:
-# left out of an identity when they hold it, so older studies resume; filled in when one is read back.
-# Keys added after studies were stored, with the value those studies computed with: an identity holding
-# it leaves the key out (old studies resume), and a stored identity without the key reads it back.
-# probe_input's default has since become "batch"; an identity with "batch" names the key, so a study made
-# before the change is never resumed with the new probe input.
-LEGACY_VALUES = {("train", "probe_input"): "eval", ("train", "precision"): "fp32"}
-
-
-def run_identity(cfg: StudyConfig) -> dict:
-    """The part of the config that defines the records: not how they were computed (workers, Ray), nor how
-    they are evaluated (ground truth, statistics), so changing either resumes the same run."""
-    identity = {section: values for section, values in cfg.as_dict().items() if section not in REPORT_SECTIONS}
-    for key in EXECUTION_KEYS:
-        identity["run"].pop(key, None)
-    for (section, key), value in LEGACY_VALUES.items():
-        if identity[section].get(key) == value:
-            del identity[section][key]
-    return identity
-
-
-def config_of_identity(identity: dict, origin: str) -> StudyConfig:
-    """The configuration a stored identity was made with (keys added since take their legacy values)."""
-    values = {section: dict(keys) for section, keys in identity.items()}
-    for (section, key), value in LEGACY_VALUES.items():
-        values.setdefault(section, {}).setdefault(key, value)
-    return StudyConfig.from_dict(values, origin)
-
-
-_WORKER_DATA: dict[str, TrainingData] = {}  # per worker process: the prepared data of the configuration it serves
-
-
-def worker_data(cfg: StudyConfig) -> TrainingData:
-    """The configuration's training data, prepared once per process and reused by every task it runs."""
-    key = json.dumps([cfg.as_dict()["data"], cfg.run.device, cfg.run.seed, cfg.train.channels_last], sort_keys=True)
-    if key not in _WORKER_DATA:
-        _WORKER_DATA.clear()
-        _WORKER_DATA[key] = prepare_data(cfg, resolve_device(cfg.run.device))
-    return _WORKER_DATA[key]
 
 
 def threads_per_worker(cfg: StudyConfig) -> int:
     """``run.threads``, or the cores shared out among the workers (oversubscribed OpenMP slows everything)."""
     return cfg.run.threads or max(1, (os.cpu_count() or 1) // cfg.run.workers)
-
-
-def _evaluate_in_worker(index: int, cfg: StudyConfig, threads: int) -> list[Record]:
-    """One architecture in a pool or Ray worker process."""
-    torch.set_num_threads(threads)
-    return [evaluate_architecture(index, cfg, worker_data(cfg))]
 
 
 Task = Callable[[Any, StudyConfig, int], list[Record]]  # (task, cfg, torch threads) -> records, run in a worker
@@ -236,57 +172,3 @@ def planned_threads(cfg: StudyConfig) -> int:
     if cfg.run.ray:
         return max(1, int(cfg.run.ray_cpus))
     return torch.get_num_threads() if cfg.run.workers == 1 else threads_per_worker(cfg)
-
-
-def _warn_if_threads_change(records: list[Record], cfg: StudyConfig, stream: TextIO) -> None:
-    """Say so when a resume would mix thread counts: records stay valid, but not bit-identical."""
-    stored = sorted({r["extra"]["threads"] for r in records if "threads" in r["extra"]})
-    planned = planned_threads(cfg)
-    if stored and stored != [planned]:
-        stream.write(
-            f"note: the stored records used {'/'.join(map(str, stored))} torch thread(s) per architecture, this run "
-            f"uses {planned}: scores may differ in the 4th-5th significant digit; --set run.threads={stored[0]} "
-            "keeps the study bit-identical\n"
-        )
-
-
-def run_study(
-    cfg: StudyConfig,
-    out_dir: str | os.PathLike,
-    stream: TextIO | None = None,
-    on_record: Callable[[Record], None] | None = None,
-) -> Path:
-    """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there.
-
-    Progress goes to ``stream`` (default: the current ``sys.stderr``).
-    """
-    stream = stream if stream is not None else sys.stderr
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.run.device)
-    indices = sample(cfg)
-    with exclusive_writer(out / DB_NAME), ResultStore(out / DB_NAME) as store:
-        run_id = store.start_run(run_identity(cfg), provenance(cfg, device))
-        store.save_report_settings(run_id, {section: cfg.as_dict()[section] for section in REPORT_SECTIONS})
-        done = store.done(run_id)
-        todo = [i for i in indices if i not in done]
-        progress = Progress(len(indices), len(indices) - len(todo), stream)
-        if done:
-            stream.write(
-                f"resuming: {len(indices) - len(todo)} of {len(indices)} architectures already in {out / DB_NAME}\n"
-            )
-
-        def write(record: Record) -> None:
-            store.add_record(run_id, record)
-            progress.update(record)
-            if on_record:
-                on_record(record)
-
-        if not todo:
-            return out
-        if len(todo) == 1 and not cfg.run.ray:
-            cfg = cfg.updated({"run": {"workers": 1}}, "one architecture")
-        if done:
-            _warn_if_threads_change(store.records(run_id), cfg, stream)
-        execute(_evaluate_in_worker, todo, cfg, write, stream)
-    return out

@@ -15,7 +15,8 @@ from .. import metrics, paths
 from ..config import StudyConfig
 from ..outputs import write_rows
 from ..scorer import Scorer
-from ..store.results import exclusive_writer, load_records
+from ..store import identity
+from ..store.results import load_records, results_file
 from .algorithms import algorithm
 from .simulation import Benchmark
 from .study import DB_NAME, SearchStore, Setting, expand, outcomes, run_searches
@@ -25,26 +26,12 @@ SUMMARY = "summary.csv"
 
 def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
     """The cells a study scored without failure, and its configuration (to read its scores back)."""
-    db = Path(study) / "results.db"
+    db = results_file(study)
     run, records = load_records(db)
     cells = np.array(sorted(r["index"] for r in records if r["status"] != "failed"), dtype=np.int64)
     if len(cells) == 0:
         raise ValueError(f"--pool {study}: the study holds no scored cells")
-    from ..execution.runner import config_of_identity
-
-    return cells, config_of_identity(run["config"], f"the configuration stored in {db}")
-
-
-def proxy_scoring(scorer: Scorer) -> dict[str, Any]:
-    """What fixes a proxy's scores and charged seconds (part of a setting's identity)."""
-    from ..execution.runner import run_identity
-    from ..scorer import TABLE_DEVICE
-    from ..study.evaluate import resolve_device
-
-    if scorer.source == "table":
-        return {"source": "table", "table": "shipped whole-space table", "device": TABLE_DEVICE}
-    device = str(resolve_device(scorer.config.run.device))
-    return {"source": "live", "budget": scorer.budget, "config": run_identity(scorer.config), "device": device}
+    return cells, identity.config_of_study(run["config"], f"the configuration stored in {db}")
 
 
 def check_proxies(names: Sequence[str]) -> None:
@@ -72,8 +59,7 @@ class SearchPlan:
         """Run every setting's missing seeds into ``out/search.db``; write the summary and figure."""
         stream = stream if stream is not None else sys.stderr
         out = Path(out)
-        with exclusive_writer(out / DB_NAME), SearchStore(out / DB_NAME) as store:
-            run_searches(store, self.settings, self.seeds, self.bench, self.scorers, stream)
+        run_searches(out / DB_NAME, self.settings, self.seeds, self.bench, self.scorers, stream)
         drawn = {setting.key for setting in self.settings}
         return write_search_report(out, self.budgets, self.seeds, self.bench, stream, drawn)
 
@@ -116,7 +102,7 @@ def plan_search(
     horizon = float(max(budgets))
     pool_label = f"{Path(pool).resolve()} ({len(cells)} cells)" if pool is not None and cells is not None else ""
     settings = [
-        Setting(a, p, bench.dataset.name, horizon, chosen, proxy_scoring(scorers[p]) if p else {}, pool_label)
+        Setting(a, p, bench.dataset.name, horizon, chosen, scorers[p].identity if p else {}, pool_label)
         for a, p, chosen in combos
     ]
     return SearchPlan(bench, scorers, settings, sorted(budgets), range(first_seed, first_seed + seeds))

@@ -8,19 +8,21 @@ process writes. Any budget up to the horizon is read off the stored trajectories
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
+from ..execution.jobs import run_job
 from ..outputs import to_json
 from ..store.results import config_hash, open_store
 from .algorithms import algorithm, check_param
@@ -155,25 +157,54 @@ def search_once(setting: Setting, seed: int, bench: Benchmark, scorer: Any) -> T
     return sim.trajectory
 
 
+@dataclass
+class SearchLedger:
+    """The seeds a search store holds for the settings of one command, as a resumable job sees them."""
+
+    store: SearchStore
+    ids: dict[str, int]  # setting key -> its id in the store
+
+    def done(self) -> set[tuple[str, int]]:
+        return {(key, seed) for key, setting_id in self.ids.items() for seed in self.store.seeds(setting_id)}
+
+    def add(self, result: tuple[Setting, int, Trajectory]) -> tuple[str, str]:
+        setting, seed, trajectory = result
+        self.store.add(self.ids[setting.key], seed, trajectory)
+        return f"{setting.label} seed {seed}", "done"
+
+
 def run_searches(
-    store: SearchStore,
+    path: Path,
     settings: Sequence[Setting],
     seeds: range,
     bench: Benchmark,
     scorers: dict[str | None, Any],
     stream: TextIO | None = None,
 ) -> None:
-    """Every setting for these seeds, skipping those stored; one transaction per seed."""
+    """Every setting for these seeds into the store at ``path``, skipping those stored; one transaction per seed."""
     stream = stream if stream is not None else sys.stderr
-    for setting in settings:
-        setting_id = store.setting_id(setting)
-        todo = [s for s in seeds if s not in store.seeds(setting_id)]
-        if not todo:
-            continue
-        start = time.perf_counter()
-        for seed in todo:
-            store.add(setting_id, seed, search_once(setting, seed, bench, scorers[setting.proxy]))
-        stream.write(f"{setting.label}: {len(todo)} searches in {time.perf_counter() - start:.1f} s\n")
+
+    @contextlib.contextmanager
+    def ledger(store_path: Path) -> Iterator[SearchLedger]:
+        with SearchStore(store_path) as store:
+            yield SearchLedger(store, {s.key: store.setting_id(s) for s in settings})
+
+    def compute(todo: list[tuple[Setting, int]], write: Callable[[tuple[Setting, int, Trajectory]], None]) -> None:
+        for setting, seed in todo:
+            write((setting, seed, search_once(setting, seed, bench, scorers[setting.proxy])))
+
+    items = [(setting, seed) for setting in settings for seed in seeds]
+    run_job(
+        path,
+        ledger,
+        items,
+        lambda item: (item[0].key, item[1]),
+        compute,
+        stream,
+        unit="search",
+        units="searches",
+        every=10.0,
+    )
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..outputs import to_json
 from .records import Record
 
+DB_NAME = "results.db"  # a study's or a whole-space scoring's store, inside its folder
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY,
@@ -235,9 +237,31 @@ def _metric_sort_key(column: str) -> tuple:
         return (name, math.inf, epoch)
 
 
+def results_file(path: str | os.PathLike) -> Path:
+    """The store of a study folder (``DIR/results.db``); a path that names the file already passes through."""
+    path = Path(path)
+    return path / DB_NAME if path.is_dir() or path.suffix != ".db" else path
+
+
+@dataclass
+class RunLedger:
+    """One run of a store as a resumable job sees it: which cells are done, and how to add one."""
+
+    store: ResultStore
+    run_id: int
+
+    def done(self) -> set[int]:
+        return self.store.done(self.run_id)
+
+    def add(self, record: Record) -> tuple[int, str]:
+        self.store.add_record(self.run_id, record)
+        return record["index"], record["status"]
+
+
 def load_records(path: str | os.PathLike, run_id: int | None = None) -> tuple[dict, list[Record]]:
-    """(run, records) of a study file; the latest run unless ``run_id`` is given."""
-    if not Path(path).is_file():
+    """(run, records) of a study (its folder or its ``results.db``); the latest run unless ``run_id`` is given."""
+    path = results_file(path)
+    if not path.is_file():
         raise FileNotFoundError(f"no results store at {path}")
     with ResultStore(path) as store:
         runs: Iterable[dict] = store.runs()

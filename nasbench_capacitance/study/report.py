@@ -17,11 +17,10 @@ import numpy as np
 from .. import config, metrics, paths
 from ..data.ground_truth import GroundTruth
 from ..evaluation import ranking
-from ..execution.runner import DB_NAME
 from ..metrics import calibrated
 from ..outputs import to_json, write_rows
 from ..store.records import Record
-from ..store.results import ResultStore, load_records
+from ..store.results import ResultStore, load_records, results_file
 
 SUBSETS = ("all", "non-degenerate")
 
@@ -132,7 +131,7 @@ def write_report(
     """
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
-    db = out / DB_NAME
+    db = results_file(out)
     if not db.is_file():
         raise FileNotFoundError(f"{db} not found: run `nbcap run --out {out}` first")
     run, records = load_records(db)

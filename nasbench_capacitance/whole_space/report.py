@@ -18,9 +18,9 @@ import numpy as np
 from .. import metrics, paths
 from ..data.ground_truth import STANDARD_TARGETS, GroundTruth, GroundTruthError
 from ..evaluation import ranking
-from ..execution.runner import DB_NAME
 from ..outputs import to_json, write_rows
 from ..store.records import Record
+from ..store.results import results_file
 from .scoring import representatives, space_records
 
 DEFAULT_BOOTSTRAP = 200  # at n = 15,625 the 95% interval is a few thousandths wide; 200 resamples place it
@@ -178,11 +178,12 @@ def write_space_report(
     """``space.csv``, ``space_correlations.csv/.json``, ``space_search.csv``, the figures and the table."""
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
-    if not (out / DB_NAME).is_file():
-        raise FileNotFoundError(f"no results store at {out / DB_NAME}")
-    run, records = space_records(out / DB_NAME)
+    db = results_file(out)
+    if not db.is_file():
+        raise FileNotFoundError(f"no results store at {db}")
+    run, records = space_records(db)
     if not records:
-        raise LookupError(f"{out / DB_NAME} holds no cells yet")
+        raise LookupError(f"{db} holds no cells yet")
     table = Path(table) if table else paths.ground_truth_table()
     targets = standard_targets(table)
     columns = score_columns(records)

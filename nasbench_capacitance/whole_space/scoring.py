@@ -10,13 +10,11 @@ edges (parameter count, FLOPs, l2_norm, nwot, zen) are scored for every cell.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import functools
-import gzip
-import importlib.resources
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -26,17 +24,17 @@ import torch
 
 from .. import metrics
 from ..config import StudyConfig
-from ..execution.progress import Progress
-from ..execution.runner import DB_NAME, execute, worker_data
+from ..execution.jobs import run_job
+from ..execution.runner import execute
 from ..metrics.zero_cost import PROXIES
 from ..nb201 import space
+from ..store import identity
 from ..store.records import Record
-from ..store.results import ResultStore, exclusive_writer
+from ..store.results import ResultStore, RunLedger, results_file
 from ..study.evaluate import evaluate_architecture, provenance, resolve_device
+from ..study.run import worker_data
 
-KIND = "space"
 CELLS_PER_TASK = 16
-REFERENCE_TABLE = "nb201_space_quick.csv.gz"  # package data: the whole space at the quick preset (make space-reference)
 
 
 class SpaceError(ValueError):
@@ -92,23 +90,6 @@ def representatives() -> np.ndarray:
     for index, arch in enumerate(space.all_archs()):
         out[index] = first.setdefault(arch.iso_key, index)
     return out
-
-
-def identity(cfg: StudyConfig, names: list[str], iso_copy: bool) -> dict:
-    """What defines a scoring's records: the network, the data, the proxies' batch, the seed, the metrics.
-
-    The index range and how it runs (workers, Ray) are not part of it, so a scoring may be extended
-    range by range in the same folder, and resumed another way.
-    """
-    return {
-        "kind": KIND,
-        "model": {"C": cfg.model.C, "N": cfg.model.N},
-        "data": cfg.as_dict()["data"],
-        "proxies": {"batch_size": cfg.proxies.batch_size},
-        "seed": cfg.run.seed,
-        "metrics": sorted(names),
-        "iso_copy": iso_copy,
-    }
 
 
 @dataclass(frozen=True)
@@ -263,62 +244,22 @@ def score_space(
     chosen = training_free_metrics(names)
     wanted = list(indices) if indices is not None else list(range(space.NUM_ARCHS))
     out = Path(out_dir)
-    study = identity(cfg, chosen, iso_copy)
+    study = identity.space_scoring(cfg, chosen, iso_copy)
     device = resolve_device(cfg.run.device)
     out.mkdir(parents=True, exist_ok=True)
-    with exclusive_writer(out / DB_NAME), ResultStore(out / DB_NAME) as store:
-        check_study(store, study, out)
-        run_id = store.start_run(study, provenance(cfg, device))
-        done = store.done(run_id)
-        todo = [i for i in wanted if i not in done]
-        if len(todo) < len(wanted):
-            stream.write(f"resuming: {len(wanted) - len(todo)} of {len(wanted)} cells already in {out / DB_NAME}\n")
-        progress = Progress(len(wanted), len(wanted) - len(todo), stream, unit="cell", every=30.0)
 
-        def write(record: Record) -> None:
-            store.add_record(run_id, record)
-            progress.update(record)
+    @contextlib.contextmanager
+    def ledger(path: Path) -> Iterator[RunLedger]:
+        with ResultStore(path) as store:
+            check_study(store, study, out)
+            yield RunLedger(store, store.start_run(study, provenance(cfg, device)))
 
+    def compute(todo: list[int], write: Callable[[Record], None]) -> None:
         execute(score_cells, tasks(todo, chosen, iso_copy), cfg, write, stream)
+
+    run_job(results_file(out), ledger, wanted, lambda index: index, compute, stream, unit="cell", every=30.0)
     return out
 
 
 def is_space_study(run: dict) -> bool:
-    return run["config"].get("kind") == KIND
-
-
-def _open_table(path: str | os.PathLike | None) -> TextIO:
-    """The shipped whole-space table, or ``path`` (plain or gzipped), opened as text."""
-    source = (
-        Path(path) if path else Path(str(importlib.resources.files(__package__).joinpath("reference")), REFERENCE_TABLE)
-    )
-    if not source.is_file():
-        raise FileNotFoundError(
-            f"whole-space table {source} not found; `make space-reference` regenerates the shipped one"
-        )
-    opener = gzip.open if source.suffix == ".gz" else open
-    return opener(source, "rt", newline="")
-
-
-def reference_columns(path: str | os.PathLike | None = None) -> list[str]:
-    """The columns of the whole-space table (its header only): which metrics it holds."""
-    with _open_table(path) as f:
-        return next(csv.reader(f))
-
-
-def reference_table(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The shipped whole-space scores (``nbcap space --preset quick``), one array per column, by NB201 index.
-
-    Metric columns hold the scores (higher is better), ``time_<metric>`` the seconds each took on the
-    machine that made the table; a search reads these instead of recomputing them. ``path`` reads
-    another ``space.csv`` (plain or gzipped) instead.
-    """
-    with _open_table(path) as f:
-        rows = list(csv.DictReader(f))
-    numeric = [c for c in rows[0] if c not in ("arch_str", "status", "reason")]
-    table = {c: np.full(space.NUM_ARCHS, np.nan) for c in numeric}
-    for row in rows:
-        i = int(row["index"])
-        for c in numeric:
-            table[c][i] = float(row[c]) if row[c] else np.nan
-    return table
+    return identity.kind_of(run["config"]) == identity.SPACE_KIND
