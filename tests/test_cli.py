@@ -137,13 +137,13 @@ def test_workers_store_every_architecture_once_and_fixed_threads_make_them_bit_i
 def test_a_resume_with_another_thread_count_says_so():
     from io import StringIO
 
-    from nasbench_capacitance.execution import runner
+    from nasbench_capacitance.study import run
     from nasbench_capacitance.store.records import Record
 
     stored = [Record(0, "x", extra={"threads": 2})]
     for threads, warned in ((2, False), (1, True)):
         stream = StringIO()
-        runner._warn_if_threads_change(stored, config.load("smoke", overrides=[f"run.threads={threads}"]), stream)
+        run._warn_if_threads_change(stored, config.load("smoke", overrides=[f"run.threads={threads}"]), stream)
         assert ("--set run.threads=2 keeps the study bit-identical" in stream.getvalue()) == warned
 
 
