@@ -39,10 +39,8 @@ def main() -> None:
     )
     config = training.TrainConfig(
         epochs=args.epochs,
-        seed=args.seed,
         strategies=("weight", "gradient"),
         channels_last=args.channels_last,
-        sync_timing=True,
     )
     indices = space.sample_indices(args.archs, seed=args.seed, unique=True)
     print(
@@ -56,7 +54,7 @@ def main() -> None:
         torch.manual_seed(args.seed)
         net = model.build_network(index, C=args.C, N=args.N, head="probe").to(args.device)
         built = time.perf_counter()
-        result = training.train(net, td, config)
+        result = training.train(net, td, config, seed=args.seed, sync_timing=True)
         trained = time.perf_counter()
         metrics.score(["beta_weight", "beta_gradient"], result, space.arch_from_index(index))
         done = time.perf_counter()

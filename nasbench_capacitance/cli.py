@@ -11,7 +11,9 @@ from . import __version__, config, paths
 
 
 def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
-    p.add_argument("--preset", choices=config.PRESETS, help=default_help)
+    p.add_argument(
+        "--preset", choices=config.PRESETS, metavar="PRESET", help=f"{default_help}; one of {', '.join(config.PRESETS)}"
+    )
     p.add_argument("--config", metavar="FILE", help="a TOML file (same sections as the presets)")
     p.add_argument(
         "--set",
@@ -79,7 +81,10 @@ def _positive(text: str) -> int:
 
 
 def _load(args: argparse.Namespace) -> config.StudyConfig:
+    from .study.evaluate import metric_names
+
     cfg = config.load(args.preset, args.config, args.overrides)
+    metric_names(cfg)  # proxies.names checked against the registry before any work
     if getattr(args, "workers", None):
         cfg = cfg.updated({"run": {"workers": args.workers}}, "--workers")
     if getattr(args, "ray", None):

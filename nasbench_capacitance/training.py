@@ -13,13 +13,16 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .capacitance import kernel
 from .capacitance.probe import CapacitanceProbe, ProbeRecorder, ProbeSchedule, ProbeSnapshots
 from .data.cifar10 import TrainingData
+from .schema import Section, at_least, each_of, fraction, key, one_of, positive
 
 PHASES = ("data", "compute", "eval", "probe")
 PROBE_INPUTS = ("eval", "batch")
@@ -27,36 +30,27 @@ PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 3
-    batch_size: int = 256
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    eval_batch_size: int = 1024
-    seed: int = 0
-    probe_batch_size: int = 256
-    strategies: tuple[str, ...] = ("weight", "gradient")
-    snapshot_every_steps: int | None = None
-    channels_last: bool = False
-    probe_input: str = "batch"  # BatchNorm statistics for the probe batch's features: "batch" (its own) | "eval"
-    precision: str = "fp32"  # "bf16": forward and backward under bfloat16 autocast (weights, SGD, probe in fp32)
-    sync_timing: bool = False  # synchronise the GPU at phase boundaries so phase times are exact (slower)
+class TrainConfig(Section):
+    """The trainer's settings: the ``train`` section of a study's configuration, or built directly."""
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size", "probe_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.probe_input not in PROBE_INPUTS:
-            raise ValueError(f"probe_input must be one of {', '.join(PROBE_INPUTS)}, got {self.probe_input!r}")
-        if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise ValueError(
-                "need lr > 0, weight_decay >= 0 and 0 <= momentum < 1 "
-                f"(got {self.lr}, {self.weight_decay}, {self.momentum})"
-            )
+    NAME: ClassVar[str] = "train"
+    epochs: int = key(3, at_least(0), meaning="0: zero-cost proxies only, no training")
+    batch_size: int = key(256, at_least(1))
+    lr: float = key(0.1, positive)
+    momentum: float = key(0.9, fraction)
+    nesterov: bool = key(True)
+    weight_decay: float = key(5e-4, at_least(0))
+    eval_batch_size: int = key(1024, at_least(1))
+    probe_batch_size: int = key(256, at_least(1))
+    strategies: tuple[str, ...] = key(("weight", "gradient"), each_of(kernel.STRATEGIES))
+    snapshot_every_steps: int | None = key(
+        None, at_least(1), unset=0, meaning="0: snapshots only at initialisation and epoch ends"
+    )
+    channels_last: bool = key(False)
+    probe_input: str = key(
+        "batch", one_of(PROBE_INPUTS), meaning="BatchNorm statistics of the probe batch's features: its own or eval"
+    )
+    precision: str = key("fp32", one_of(PRECISIONS), meaning="bf16: the training passes under bfloat16 autocast")
 
 
 @dataclass
@@ -135,14 +129,14 @@ class _Snapshots:
     """Snapshots of the model's capacitance-probe head, if it has one, on the fixed probe batch
     (features as :func:`probe_features` computes them; snapshots never change BatchNorm statistics)."""
 
-    def __init__(self, model: nn.Module, data: TrainingData, config: TrainConfig, clock: _PhaseClock):
+    def __init__(self, model: nn.Module, data: TrainingData, config: TrainConfig, seed: int, clock: _PhaseClock):
         head = getattr(model, "head", None)
         self.model, self.clock = model, clock
         self.recorder = None
         if isinstance(head, CapacitanceProbe):
             schedule = ProbeSchedule(every_steps=config.snapshot_every_steps)
             self.recorder = ProbeRecorder(head, config.strategies, schedule)
-            self.x, self.y = data.train.fixed_batch(config.probe_batch_size, seed=config.seed)
+            self.x, self.y = data.train.fixed_batch(config.probe_batch_size, seed=seed)
             self.probe_input = config.probe_input
 
     def take(self, epoch: float, step: int) -> None:
@@ -205,15 +199,21 @@ def _train_epoch(
     return float(loss_sum) / len(data.train), 100.0 * float(correct) / len(data.train)
 
 
-def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainResult:
-    """Train ``model`` (already on the data's device) for ``config.epochs`` epochs.
+def train(
+    model: nn.Module, data: TrainingData, config: TrainConfig, seed: int = 0, sync_timing: bool = False
+) -> TrainResult:
+    """Train ``model`` (already on the data's device) for ``config.epochs`` epochs (at least one).
 
-    A non-finite epoch train loss stops training with status ``diverged``; the curves up to that
-    epoch are kept. If the head is a :class:`CapacitanceProbe`, snapshots are taken at
-    initialisation, after every epoch and every ``snapshot_every_steps`` steps.
+    ``seed`` fixes the batch order, the augmentations and the probe batch. A non-finite epoch train
+    loss stops training with status ``diverged``; the curves up to that epoch are kept. If the head is
+    a :class:`CapacitanceProbe`, snapshots are taken at initialisation, after every epoch and every
+    ``snapshot_every_steps`` steps. ``sync_timing`` synchronises the GPU at phase boundaries, so
+    phase times are exact (slower).
     """
+    if config.epochs < 1:
+        raise ValueError(f"training needs at least one epoch, got train.epochs = {config.epochs}")
     device = data.train.device
-    clock = _PhaseClock(device, config.sync_timing)
+    clock = _PhaseClock(device, sync_timing)
     started = time.perf_counter()
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -225,9 +225,9 @@ def train(model: nn.Module, data: TrainingData, config: TrainConfig) -> TrainRes
         weight_decay=config.weight_decay,
     )
     steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
     opt = _Optimisation(optimizer, generator, steps_per_epoch, steps_per_epoch * config.epochs)
-    snaps = _Snapshots(model, data, config, clock)
+    snaps = _Snapshots(model, data, config, seed, clock)
     result = TrainResult(status="ok", reason=None, epochs_completed=0)
     snaps.take(0.0, 0)
     for epoch in range(1, config.epochs + 1):

@@ -137,8 +137,8 @@ def test_workers_store_every_architecture_once_and_fixed_threads_make_them_bit_i
 def test_a_resume_with_another_thread_count_says_so():
     from io import StringIO
 
-    from nasbench_capacitance.study import run
     from nasbench_capacitance.store.records import Record
+    from nasbench_capacitance.study import run
 
     stored = [Record(0, "x", extra={"threads": 2})]
     for threads, warned in ((2, False), (1, True)):
@@ -240,7 +240,7 @@ BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must 
     (["report", "{tmp}/damaged"], "is not a results store this tool can open"),
     (["run", "--preset", "smoke", "--out", "{tmp}/damaged"], "left as it is"),
     (["score", "-1", "--metrics", "params", "--epochs", "0"], "out of range 0..15624"),
-    (["score", "6111", "--metrics", "params", "--epochs", "-1"], "train.epochs must be 0"),
+    (["score", "6111", "--metrics", "params", "--epochs", "-1"], "train.epochs must be at least 0 (0: zero-cost proxies only"),
     (
         [
             "run",

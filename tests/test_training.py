@@ -19,9 +19,7 @@ def tiny_data(cifar_cache):
 def run(tiny_data, seed=0, **overrides):
     torch.manual_seed(seed)
     net = model.build_network(6111, **TINY)
-    return training.train(
-        net, tiny_data, TrainConfig(epochs=2, batch_size=128, seed=seed, probe_batch_size=64, **overrides)
-    )
+    return training.train(net, tiny_data, TrainConfig(epochs=2, batch_size=128, probe_batch_size=64, **overrides), seed)
 
 
 def test_curves_snapshots_and_timings_on_real_images(tiny_data):
@@ -65,12 +63,14 @@ def test_linear_head_trains_without_probe(tiny_data):
     assert r.status == "ok" and r.probe is None
 
 
-def test_cosine_schedule_and_config_checks():
+def test_cosine_schedule_and_config_checks(tiny_data):
     assert training.cosine_lr(0.1, 0, 100) == pytest.approx(0.1)
     assert training.cosine_lr(0.1, 50, 100) == pytest.approx(0.05)
     assert training.cosine_lr(0.1, 100, 100) == pytest.approx(0.0)
-    with pytest.raises(ValueError, match="epochs"):
-        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="train.batch_size must be at least 1"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="at least one epoch"):
+        training.train(model.build_network(0, **TINY), tiny_data, TrainConfig(epochs=0))
 
 
 def test_probe_input_with_batch_statistics_leaves_the_model_as_it_was(tiny_data):

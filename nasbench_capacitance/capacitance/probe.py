@@ -21,6 +21,7 @@ from . import kernel
 # C=16, so the probe neither bottlenecks the features nor outweighs the backbone (about 9k weights
 # against 0.1-1.5M), and the gradient kernel costs O(batch * 64^3) per snapshot.
 DEFAULT_HIDDEN: tuple[int, ...] = (64, 64)
+MIN_HIDDEN_LAYERS = 2
 
 
 class CapacitanceProbe(nn.Module):
@@ -29,7 +30,7 @@ class CapacitanceProbe(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: tuple[int, ...] | None = None):
         super().__init__()
         hidden = tuple(DEFAULT_HIDDEN if hidden is None else hidden)
-        if len(hidden) < 2 or min(hidden) < 1:
+        if len(hidden) < MIN_HIDDEN_LAYERS or min(hidden) < 1:
             raise ValueError(
                 f"the capacitance probe needs at least two hidden layers of positive width, got {hidden}: "
                 "with one hidden layer β_eff is always 0"

@@ -34,6 +34,11 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 MEAN = tuple(v / 255 for v in (125.3, 123.0, 113.9))
 STD = tuple(v / 255 for v in (63.0, 62.1, 66.7))
 SPLITS = ("cifar10", "cifar10-valid")
+SPLIT_SIZES = {  # images each split can give: its training set and its evaluation set
+    "cifar10": {"train_images": 50000, "valid_images": 10000},
+    "cifar10-valid": {"train_images": 25000, "valid_images": 25000},
+}
+RESOLUTIONS = (8, 32)  # the smallest and largest image side a network is trained at
 VALID_SPLIT_SEED = 201  # fixes the 25k/25k cifar10-valid split, stratified by class
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -372,8 +377,8 @@ def prepare(
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    if resolution < 8 or resolution > 32:
-        raise ValueError(f"resolution must be between 8 and 32 pixels, got {resolution}")
+    if not RESOLUTIONS[0] <= resolution <= RESOLUTIONS[1]:
+        raise ValueError(f"resolution must be between {RESOLUTIONS[0]} and {RESOLUTIONS[1]} pixels, got {resolution}")
     data = data if data is not None else load_cifar10(source, data_root, cache_dir)
     train_idx, eval_idx, eval_from = split_indices(data, split)
     train_idx = _stratified_take(data.train_y, train_idx, train_subset, subset_seed)

@@ -7,7 +7,6 @@ a record with status ``failed`` and its reason, so a study carries on.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import platform
 import time
@@ -16,13 +15,13 @@ import traceback
 import torch
 
 from .. import __version__, metrics
-from ..config import StudyConfig
+from ..config import ConfigError, StudyConfig
 from ..data.cifar10 import TrainingData, prepare
 from ..metrics import zero_cost
 from ..nb201.model import build_network
 from ..nb201.space import Arch
 from ..store.records import Record
-from ..training import TrainConfig, train
+from ..training import train
 
 
 def resolve_device(name: str) -> torch.device:
@@ -34,12 +33,6 @@ def resolve_device(name: str) -> torch.device:
             f"device {name!r} asked for, but torch {torch.__version__} sees no CUDA GPU: use run.device=cpu"
         )
     return device
-
-
-def train_config(cfg: StudyConfig) -> TrainConfig:
-    """The trainer's settings: the ``train`` section's shared fields and the run's seed."""
-    shared = {f.name for f in dataclasses.fields(TrainConfig)} & {f.name for f in dataclasses.fields(cfg.train)}
-    return TrainConfig(**{name: getattr(cfg.train, name) for name in shared}, seed=cfg.run.seed)
 
 
 def prepare_data(cfg: StudyConfig, device: torch.device | str | None = None) -> TrainingData:
@@ -59,9 +52,15 @@ def prepare_data(cfg: StudyConfig, device: torch.device | str | None = None) -> 
 
 
 def proxy_names(cfg: StudyConfig) -> list[str]:
-    """The zero-cost proxies the configuration asks for (``proxies.names``; ``"all"`` means every one)."""
-    wanted = cfg.proxies.names
-    return metrics.available("init") if "all" in wanted else list(dict.fromkeys(wanted))
+    """The zero-cost proxies the configuration asks for (``proxies.names``; ``"all"`` means every one).
+
+    Checked against the registry here, not in the configuration: a plug-in may register more proxies.
+    """
+    wanted, proxies = cfg.proxies.names, metrics.available("init")
+    unknown = [n for n in wanted if n != "all" and n not in proxies]
+    if unknown:
+        raise ConfigError(f'proxies.names: unknown {unknown}; use ["all"], [] or names from {", ".join(proxies)}')
+    return proxies if "all" in wanted else list(dict.fromkeys(wanted))
 
 
 def metric_names(cfg: StudyConfig) -> list[str]:
@@ -178,7 +177,7 @@ def _train_and_score(arch: Arch, cfg: StudyConfig, data: TrainingData, names: li
             head="probe",
             probe_widths=tuple(cfg.model.probe_widths),
         ).to(device)
-        result = train(net, data, train_config(cfg))
+        result = train(net, data, cfg.train, seed=cfg.run.seed)
     kernel_start = time.perf_counter()
     record["metrics"].update(metrics.score(names, result, arch))
     record["timings"].update({**result.timings, "kernel": time.perf_counter() - kernel_start})
