@@ -240,7 +240,10 @@ BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must 
     (["report", "{tmp}/damaged"], "is not a results store this tool can open"),
     (["run", "--preset", "smoke", "--out", "{tmp}/damaged"], "left as it is"),
     (["score", "-1", "--metrics", "params", "--epochs", "0"], "out of range 0..15624"),
-    (["score", "6111", "--metrics", "params", "--epochs", "-1"], "train.epochs must be at least 0 (0: zero-cost proxies only"),
+    (
+        ["score", "6111", "--metrics", "params", "--epochs", "-1"],
+        "train.epochs must be at least 0 (0: zero-cost proxies only",
+    ),
     (
         [
             "run",

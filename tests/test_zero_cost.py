@@ -52,7 +52,7 @@ def test_snip_is_the_gradient_of_a_ones_mask():
     out = functional_call(net, {n: params[n].detach() * m for n, m in zip(names, masks)}, (x,))
     F.cross_entropy(out, y).backward()
     expected = sum(float(m.grad.abs().sum()) for m in masks)
-    assert zero_cost.snip(mlp(), batch(), None) == pytest.approx(expected, rel=1e-6)
+    assert zero_cost.measure("snip")(mlp(), batch(), None) == pytest.approx(expected, rel=1e-6)
 
 
 def test_grasp_is_minus_theta_hessian_gradient():
@@ -62,7 +62,7 @@ def test_grasp_is_minus_theta_hessian_gradient():
     g = grads_fn(*ws)
     _, hg = jvp(grads_fn, tuple(ws), tuple(g))
     expected = -sum(float((w * h).sum().detach()) for w, h in zip(ws, hg))
-    assert zero_cost.grasp(mlp(), batch(), None) == pytest.approx(expected, rel=1e-5)
+    assert zero_cost.measure("grasp")(mlp(), batch(), None) == pytest.approx(expected, rel=1e-5)
 
 
 def test_fisher_is_fan_in_weighted_channel_information():
@@ -77,17 +77,17 @@ def test_fisher_is_fan_in_weighted_channel_information():
     expected = sum(
         float((0.5 * (a.detach() * g).pow(2).mean(0)).sum()) * m.in_features for a, g, m in zip(outputs, grads, layers)
     )
-    assert zero_cost.fisher(mlp(), batch(), None) == pytest.approx(expected, rel=1e-5)
+    assert zero_cost.measure("fisher")(mlp(), batch(), None) == pytest.approx(expected, rel=1e-5)
 
 
 def test_grad_norm_sums_per_layer_norms_and_plain_is_signed():
     net, [(x, y)] = mlp(), batch()
     loss, ws = loss_of_weights(net, x, y)
     g = grad(loss, argnums=tuple(range(len(ws))))(*ws)
-    assert zero_cost.grad_norm(mlp(), batch(), None) == pytest.approx(
+    assert zero_cost.measure("grad_norm")(mlp(), batch(), None) == pytest.approx(
         sum(float(t.detach().norm()) for t in g), rel=1e-6
     )
-    assert zero_cost.plain(mlp(), batch(), None) == pytest.approx(
+    assert zero_cost.measure("plain")(mlp(), batch(), None) == pytest.approx(
         sum(float((t.detach() * w).sum()) for t, w in zip(g, ws)), rel=1e-5
     )
 
@@ -97,7 +97,7 @@ def test_synflow_obeys_its_conservation_law():
     net = mlp(bias=False)
     w = [m.weight.detach().abs().double() for m in net if isinstance(m, nn.Linear)]
     r = float((w[2] @ w[1] @ w[0] @ torch.ones(12, dtype=torch.float64)).sum())
-    assert zero_cost.synflow(mlp(bias=False), batch(), None) == pytest.approx(math.log(3 * r), rel=1e-12)
+    assert zero_cost.measure("synflow")(mlp(bias=False), batch(), None) == pytest.approx(math.log(3 * r), rel=1e-12)
 
 
 def per_sample_jacobian(net: nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -111,9 +111,11 @@ def test_jacob_cov_and_epe_nas_follow_the_reference_formulas():
     j = per_sample_jacobian(net, x)
     eig = np.linalg.eig(np.corrcoef(j))[0].real
     expected = -np.sum(np.log(eig + 1e-5) + 1.0 / (eig + 1e-5))
-    assert zero_cost.jacob_cov(mlp(), batch(24), None) == pytest.approx(expected, rel=1e-6)
+    assert zero_cost.measure("jacob_cov")(mlp(), batch(24), None) == pytest.approx(expected, rel=1e-6)
     per_class = [np.sum(np.log(np.abs(np.corrcoef(j[y.numpy() == c])) + 1e-5)) for c in np.unique(y.numpy())]
-    assert zero_cost.epe_nas(mlp(), batch(24), None) == pytest.approx(sum(abs(s) for s in per_class), rel=1e-6)
+    assert zero_cost.measure("epe_nas")(mlp(), batch(24), None) == pytest.approx(
+        sum(abs(s) for s in per_class), rel=1e-6
+    )
 
 
 def wide_mlp() -> nn.Sequential:
@@ -133,7 +135,7 @@ def test_nwot_is_the_log_determinant_of_the_hamming_kernel():
     hamming = sum((c[:, None, :] != c[None, :, :]).sum(-1) for c in codes)
     expected = np.linalg.slogdet((units - hamming).astype(float))[1]
     assert np.linalg.cond((units - hamming).astype(float)) < 1e6
-    assert zero_cost.nwot(wide_mlp(), batch(), None) == pytest.approx(expected, rel=1e-9)
+    assert zero_cost.measure("nwot")(wide_mlp(), batch(), None) == pytest.approx(expected, rel=1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +175,13 @@ def test_out_of_memory_splits_the_batch_into_equal_chunks():
         calls.append([len(x) for x, _ in batches])
         if max(len(x) for x, _ in batches) > 8:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
-        return zero_cost.grad_norm(net, batches, generator)
+        return zero_cost.measure("grad_norm")(net, batches, generator)
 
     x, y = torch.randn(32, 12), torch.randint(0, 3, (32,))
     setup = zero_cost.ProxySetup(mlp(), x, y)
     value = zero_cost.run_with_batch_splitting(measure, setup)
     assert calls == [[32], [16, 16], [8, 8, 8, 8]]
-    assert value == pytest.approx(zero_cost.grad_norm(mlp(), zero_cost.split_batch(x, y, 4), None))
+    assert value == pytest.approx(zero_cost.measure("grad_norm")(mlp(), zero_cost.split_batch(x, y, 4), None))
 
     def broken(net, batches, generator):
         raise RuntimeError("shape mismatch")

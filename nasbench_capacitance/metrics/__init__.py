@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .calibrated import Calibrated, FittedPredictor
-    from .zero_cost import ProxySetup
+    from .zero_cost import ProxySession, ProxySetup
 
 Values = dict[str, float]
 KINDS = ("arch", "init", "curve", "calibrated")
@@ -77,6 +77,18 @@ class Needs:
 
 
 @dataclass(frozen=True)
+class Proxy:
+    """How a zero-cost (``init``) metric is computed: its formula over the passes of one network on one
+    batch (:class:`.zero_cost.ProxySession`), the shared passes it reads (so they run once for every
+    proxy asked for together), and whether cells of one isomorphism class share its value in
+    distribution (it reads only the function a cell computes, not its dead edges)."""
+
+    formula: Callable[[ProxySession], float]
+    passes: tuple[str, ...]
+    iso_invariant: bool
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     sign: int  # +1: raw value ranks higher-is-better; -1: lower raw value is better (losses)
@@ -86,6 +98,7 @@ class Metric:
     reference: str = ""  # where the definition comes from
     needs: Needs = field(default_factory=Needs)
     calibration: Calibrated | None = None  # features and model of a ``calibrated`` predictor
+    proxy: Proxy | None = None  # formula and passes of an ``init`` metric
 
     @property
     def needs_training(self) -> bool:
@@ -115,6 +128,8 @@ def register(metric: Metric) -> Metric:
         raise ValueError(f"metric {metric.name!r}: kind must be one of {KINDS}")
     if (metric.kind == "calibrated") != (metric.calibration is not None):
         raise ValueError(f"metric {metric.name!r}: a calibrated metric, and only one, has a calibration spec")
+    if (metric.kind == "init") != (metric.proxy is not None):
+        raise ValueError(f"metric {metric.name!r}: a zero-cost (init) metric, and only one, has a formula")
     REGISTRY[metric.name] = metric
     return metric
 
@@ -129,17 +144,23 @@ def metric(
     strategy: str | None = None,
     features: Callable[[Record, str], Any] | None = None,
     budgets: Callable[[list[Record]], list[str]] | None = None,
+    passes: tuple[str, ...] = (),
+    iso_invariant: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as metric ``name``: the one way a metric enters the registry.
 
-    For ``arch``, ``init`` and ``curve`` metrics the function is the raw score ``(Inputs) ->
-    {budget: value}``; for ``calibrated`` ones it is the model factory ``(x, y, seed) -> fitted
-    regressor``, and ``features`` ``(record, budget) -> vector or None`` and ``budgets`` ``(records)
-    -> budgets`` say what it is fitted on.
+    - ``arch`` and ``curve``: the function is the raw score ``(Inputs) -> {budget: value}``;
+    - ``init`` (a zero-cost proxy): the function is the formula ``(session) -> float`` over the passes
+      of the initialised network on the proxies' batch (:class:`.zero_cost.ProxySession`); ``passes``
+      names the shared passes it reads (``"activations"``, ``"gradients"``) and ``iso_invariant``
+      says whether it reads only the function a cell computes (see :class:`Proxy`);
+    - ``calibrated``: the function is the model factory ``(x, y, seed) -> fitted regressor``, and
+      ``features`` ``(record, budget) -> vector or None`` and ``budgets`` ``(records) -> budgets``
+      say what it is fitted on.
     """
 
     def decorate(function: Callable) -> Callable:
-        calibration = None
+        calibration, proxy = None, None
         raw: Callable | None = function
         if kind == "calibrated":
             from .calibrated import Calibrated
@@ -147,10 +168,27 @@ def metric(
             if features is None or budgets is None:
                 raise ValueError(f"calibrated metric {name!r} needs features= and budgets=")
             calibration, raw = Calibrated(features, budgets, function), None
-        register(Metric(name, sign, kind, description, raw, reference, Needs.of(kind, strategy), calibration))
+        elif kind == "init":
+            proxy, raw = Proxy(function, tuple(passes), iso_invariant), _proxy_score(name)
+        needs = Needs.of(kind, strategy)
+        register(Metric(name, sign, kind, description, raw, reference, needs, calibration, proxy))
         return function
 
     return decorate
+
+
+def _proxy_score(name: str) -> Callable[[Inputs], Values]:
+    """An ``init`` metric's raw score: its value on the setup's session (computed once per setup)."""
+
+    def raw(inputs: Inputs) -> Values:
+        if inputs.setup is None:
+            raise ValueError(
+                f"{name} is a zero-cost proxy: it needs the initialised network and a batch "
+                "(metrics.zero_cost.make_setup)"
+            )
+        return {"0": inputs.setup.score(name)}
+
+    return raw
 
 
 def get(name: str) -> Metric:

@@ -48,7 +48,7 @@ from ..data.cifar10 import DeviceImages
 from ..nb201.model import build_network
 from ..nb201.space import Arch
 from ..training import probe_features
-from . import Inputs, Values, metric
+from . import Proxy, available, get, metric
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 T = TypeVar("T")
@@ -161,7 +161,7 @@ class ProxySession:
 
     def value(self, name: str) -> float:
         """The raw value of one proxy (not yet sign-corrected or checked for finiteness)."""
-        proxy = PROXIES[name]
+        proxy = _proxy(name)
         known = set(self._pass_seconds)
         start = time.perf_counter()
         value = proxy.formula(self)
@@ -259,21 +259,53 @@ def _over_gradients(s: ProxySession, term: Callable[[torch.Tensor, torch.Tensor]
     return _sum([term(w, grad) for w, grad in zip(g.weights, g.grads) if grad is not None])
 
 
+@metric(
+    "grad_norm",
+    kind="init",
+    passes=("gradients",),
+    iso_invariant=True,
+    description="Σ of per-layer gradient norms at initialisation",
+    reference="zero-cost-nas measures/grad_norm.py",
+)
 def _grad_norm(s: ProxySession) -> float:
     """Σ_l ‖∂L/∂θ_l‖₂: the sum of per-layer norms, not the global norm."""
     return _over_gradients(s, lambda w, g: g.norm())
 
 
+@metric(
+    "snip",
+    kind="init",
+    passes=("gradients",),
+    iso_invariant=True,
+    description="SNIP saliency Σ|g ⊙ θ| at initialisation",
+    reference="zero-cost-nas measures/snip.py",
+)
 def _snip(s: ProxySession) -> float:
     """Σ |∂L/∂θ ⊙ θ| (the reference's |∂L/∂mask| with a ones mask, which is the same quantity)."""
     return _over_gradients(s, lambda w, g: (g * w).abs())
 
 
+@metric(
+    "plain",
+    kind="init",
+    passes=("gradients",),
+    iso_invariant=True,
+    description="Σ g ⊙ θ at initialisation (signed)",
+    reference="zero-cost-nas measures/plain.py",
+)
 def _plain(s: ProxySession) -> float:
     """Σ ∂L/∂θ ⊙ θ, signed (NASLib and zero-cost-nas ``plain``)."""
     return _over_gradients(s, lambda w, g: g * w)
 
 
+@metric(
+    "grasp",
+    kind="init",
+    passes=("gradients", "hessian"),
+    iso_invariant=True,
+    description="GraSP −Σ θ ⊙ Hg at initialisation",
+    reference="zero-cost-nas measures/grasp.py",
+)
 def _grasp(s: ProxySession) -> float:
     """−Σ θ ⊙ Hg: g the loss gradient, Hg by differentiating ⟨g, ∂L/∂θ⟩ (temperature 1, one iteration)."""
     g = s.gradients
@@ -282,6 +314,14 @@ def _grasp(s: ProxySession) -> float:
     return -_sum([w * hg for w, hg in zip(g.weights, g.hessian_grads) if hg is not None])
 
 
+@metric(
+    "fisher",
+    kind="init",
+    passes=("gradients",),
+    iso_invariant=True,
+    description="channel Fisher information, fan-in weighted",
+    reference="zero-cost-nas measures/fisher.py",
+)
 def _fisher(s: ProxySession) -> float:
     """Channel Fisher information F_k = ½ mean_n (Σ_hw a·∂L/∂a)², broadcast to every weight of channel k.
 
@@ -292,6 +332,14 @@ def _fisher(s: ProxySession) -> float:
     return float(sum(float(f.abs().double().sum()) * fan_in for f, fan_in in zip(g.fisher, g.fan_in) if f is not None))
 
 
+@metric(
+    "jacob_cov",
+    kind="init",
+    passes=("activations",),
+    iso_invariant=True,
+    description="NASWOT v1 Jacobian covariance score",
+    reference="zero-cost-nas measures/jacob_cov.py",
+)
 def _jacob_cov(s: ProxySession) -> float:
     """−Σ_i [log(λ_i + k) + 1/(λ_i + k)] over the eigenvalues of the samples' Jacobian correlation matrix."""
     corr = torch.corrcoef(s.activations.jacobian)
@@ -301,6 +349,14 @@ def _jacob_cov(s: ProxySession) -> float:
     return float(-(torch.log(eig + JACOBIAN_EPS) + 1.0 / (eig + JACOBIAN_EPS)).sum())
 
 
+@metric(
+    "epe_nas",
+    kind="init",
+    passes=("activations",),
+    iso_invariant=True,
+    description="EPE-NAS per-class Jacobian correlation score",
+    reference="EPE-NAS search.py; NASLib epe_nas.py",
+)
 def _epe_nas(s: ProxySession) -> float:
     """Σ_c |Σ_ij log(|R_c,ij| + k)| with R_c the Jacobian correlations within class c (≤ 100 classes).
 
@@ -320,6 +376,14 @@ def _epe_nas(s: ProxySession) -> float:
     return float((values[:, None] - values[None, :]).abs().sum() / len(values))
 
 
+@metric(
+    "nwot",
+    kind="init",
+    passes=("activations",),
+    iso_invariant=False,
+    description="NASWOT v2: log|det| of the ReLU Hamming kernel",
+    reference="nas-without-training score_networks.py",
+)
 def _nwot(s: ProxySession) -> float:
     """log|det K| with K_ij = Σ over ReLU inputs of (#units − Hamming distance of the binary codes)."""
     codes = torch.cat(s.activations.codes, dim=1).float()  # (n, all units); float32 counts are exact below 2^24
@@ -327,6 +391,14 @@ def _nwot(s: ProxySession) -> float:
     return float(torch.linalg.slogdet(kernel.double()).logabsdet)
 
 
+@metric(
+    "beta_init",
+    kind="init",
+    passes=(),
+    iso_invariant=True,
+    description="−β_eff (gradient) of a seeded capacitance probe on the initialised network's features",
+    reference="this project: docs/beta_study.md",
+)
 def _beta_init(s: ProxySession) -> float:
     """−β_eff (gradient strategy) of a fresh, seeded capacitance probe reading the initialised network's
     features: the one β_eff reading that ranks NB201 (docs/beta_study.md). Negated, so higher is better.
@@ -350,6 +422,14 @@ def _beta_init(s: ProxySession) -> float:
     return -float(recorder.result().beta("gradient").values[0])
 
 
+@metric(
+    "synflow",
+    kind="init",
+    passes=(),
+    iso_invariant=True,
+    description="log SynFlow (data-free, float64)",
+    reference="zero-cost-nas measures/synflow.py; NASLib log",
+)
 def _synflow(s: ProxySession) -> float:
     """log Σ |θ ⊙ ∂R/∂θ| with R = Σ logits of an all-ones input through |θ|, BN bypassed, in float64.
 
@@ -396,6 +476,14 @@ def _synflow(s: ProxySession) -> float:
     return -math.log(-total) if total < 0 else 0.0
 
 
+@metric(
+    "zen",
+    kind="init",
+    passes=(),
+    iso_invariant=False,
+    description="Zen-score (Gaussian weights and inputs, BN scaling)",
+    reference="ZenNAS compute_zen_score.py",
+)
 def _zen(s: ProxySession) -> float:
     """log mean_n Σ|f(x) − f(x + 0.01ε)| + Σ_BN log √mean(running_var), weights re-drawn from N(0, 1).
 
@@ -449,125 +537,20 @@ class _FeatureMap(nn.Module):
         return getattr(self.net, "feature_map")(x)  # noqa: B009  (checked by _zen)
 
 
+@metric(
+    "l2_norm",
+    kind="init",
+    passes=(),
+    iso_invariant=False,
+    description="Σ of per-layer weight norms at initialisation",
+    reference="NASLib measures/l2_norm.py",
+)
 def _l2_norm(s: ProxySession) -> float:
     """Σ_l ‖θ_l‖₂ at initialisation; no forward pass."""
     return float(sum(m.weight.detach().double().norm().cpu() for m in weighted_layers(s.net)))
 
 
 # ----------------------------------------------------------------------------- the proxies and how they are run
-
-
-@dataclass(frozen=True)
-class Proxy:
-    """A zero-cost proxy: its formula over a session, the shared passes it reads, and whether cells of one
-    isomorphism class get the same value in distribution (the score reads only the function the cell
-    computes, so dead edges and their weights, which NB201 still builds, do not enter it)."""
-
-    name: str
-    formula: Callable[[ProxySession], float]
-    passes: tuple[str, ...]
-    iso_invariant: bool
-    description: str
-    reference: str
-
-
-PROXIES: dict[str, Proxy] = {
-    p.name: p
-    for p in (
-        Proxy(
-            "grad_norm",
-            _grad_norm,
-            ("gradients",),
-            True,
-            "Σ of per-layer gradient norms at initialisation",
-            "zero-cost-nas measures/grad_norm.py",
-        ),
-        Proxy(
-            "snip",
-            _snip,
-            ("gradients",),
-            True,
-            "SNIP saliency Σ|g ⊙ θ| at initialisation",
-            "zero-cost-nas measures/snip.py",
-        ),
-        Proxy(
-            "grasp",
-            _grasp,
-            ("gradients",),
-            True,
-            "GraSP −Σ θ ⊙ Hg at initialisation",
-            "zero-cost-nas measures/grasp.py",
-        ),
-        Proxy(
-            "fisher",
-            _fisher,
-            ("gradients",),
-            True,
-            "channel Fisher information, fan-in weighted",
-            "zero-cost-nas measures/fisher.py",
-        ),
-        Proxy(
-            "jacob_cov",
-            _jacob_cov,
-            ("activations",),
-            True,
-            "NASWOT v1 Jacobian covariance score",
-            "zero-cost-nas measures/jacob_cov.py",
-        ),
-        Proxy(
-            "synflow",
-            _synflow,
-            (),
-            True,
-            "log SynFlow (data-free, float64)",
-            "zero-cost-nas measures/synflow.py; NASLib log",
-        ),
-        # nwot reads every ReLU, dead branches' too; zen every BN's running variance; l2_norm every weight
-        Proxy(
-            "nwot",
-            _nwot,
-            ("activations",),
-            False,
-            "NASWOT v2: log|det| of the ReLU Hamming kernel",
-            "nas-without-training score_networks.py",
-        ),
-        Proxy(
-            "zen", _zen, (), False, "Zen-score (Gaussian weights and inputs, BN scaling)", "ZenNAS compute_zen_score.py"
-        ),
-        Proxy(
-            "l2_norm",
-            _l2_norm,
-            (),
-            False,
-            "Σ of per-layer weight norms at initialisation",
-            "NASLib measures/l2_norm.py",
-        ),
-        Proxy(
-            "plain",
-            _plain,
-            ("gradients",),
-            True,
-            "Σ g ⊙ θ at initialisation (signed)",
-            "zero-cost-nas measures/plain.py",
-        ),
-        Proxy(
-            "beta_init",
-            _beta_init,
-            (),
-            True,
-            "−β_eff (gradient) of a seeded capacitance probe on the initialised network's features",
-            "this project: docs/beta_study.md",
-        ),
-        Proxy(
-            "epe_nas",
-            _epe_nas,
-            ("activations",),
-            True,
-            "EPE-NAS per-class Jacobian correlation score",
-            "EPE-NAS search.py; NASLib epe_nas.py",
-        ),
-    )
-}
 
 
 def run_with_batch_splitting(measure: Callable[[nn.Module, Batches, torch.Generator], T], setup: ProxySetup) -> T:
@@ -608,11 +591,12 @@ class ProxySetup:
             return
         sharing: dict[str, int] = {}
         for name in todo:
-            for p in PROXIES[name].passes:
+            for p in _proxy(name).passes:
                 sharing[p] = sharing.get(p, 0) + 1
 
         def measure(net: nn.Module, batches: Batches, generator: torch.Generator) -> dict[str, float]:
-            session = ProxySession(net, batches, generator, hessian="grasp" in todo, sharing=sharing)
+            hessian = any("hessian" in _proxy(n).passes for n in todo)
+            session = ProxySession(net, batches, generator, hessian=hessian, sharing=sharing)
             values = {}
             for name in todo:
                 try:
@@ -661,45 +645,15 @@ def measure(name: str) -> Callable[[nn.Module, Batches, torch.Generator | None],
 
     def run(net: nn.Module, batches: Batches, generator: torch.Generator | None = None) -> float:
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        return ProxySession(net, batches, generator, hessian=name == "grasp").value(name)
+        return ProxySession(net, batches, generator, hessian="hessian" in _proxy(name).passes).value(name)
 
     run.__name__ = name
-    run.__doc__ = PROXIES[name].formula.__doc__
+    run.__doc__ = _proxy(name).formula.__doc__
     return run
 
 
-grad_norm, snip, grasp, fisher, jacob_cov, synflow, nwot, zen, l2_norm, plain, epe_nas = (
-    measure(n)
-    for n in (
-        "grad_norm",
-        "snip",
-        "grasp",
-        "fisher",
-        "jacob_cov",
-        "synflow",
-        "nwot",
-        "zen",
-        "l2_norm",
-        "plain",
-        "epe_nas",
-    )
-)
-
-
-# ----------------------------------------------------------------------------- registry
-
-
-def _score_of(proxy: Proxy) -> Callable[[Inputs], Values]:
-    def raw(inputs: Inputs) -> Values:
-        if inputs.setup is None:
-            raise ValueError(
-                f"{proxy.name} is a zero-cost proxy: it needs the initialised network and a batch "
-                "(metrics.zero_cost.make_setup)"
-            )
-        return {"0": inputs.setup.score(proxy.name)}
-
-    return raw
-
-
-for _proxy in PROXIES.values():
-    metric(_proxy.name, kind="init", description=_proxy.description, reference=_proxy.reference)(_score_of(_proxy))
+def _proxy(name: str) -> Proxy:
+    proxy = get(name).proxy
+    if proxy is None:
+        raise ValueError(f"{name} is not a zero-cost proxy; those are: {', '.join(available('init'))}")
+    return proxy

@@ -47,6 +47,34 @@ class Algorithm:
     description: str
 
 
+ALGORITHMS: dict[str, Algorithm] = {}
+
+
+def search_algorithm(
+    name: str,
+    *,
+    description: str,
+    defaults: dict[str, Any] | None = None,
+    uses_proxy: bool = False,
+    needs_proxy: bool = False,
+    whole_space: bool = True,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register the decorated ``(sim, rng, **params) -> None`` as search algorithm ``name``.
+
+    ``defaults`` are its parameters (each checked against :data:`PARAMETERS`); ``uses_proxy``: it can
+    read a proxy, ``needs_proxy``: it cannot run without one; ``whole_space``: it mutates cells, so it
+    cannot be bounded to a pool of pre-scored cells.
+    """
+
+    def decorate(run: Callable[..., None]) -> Callable[..., None]:
+        ALGORITHMS[name] = Algorithm(
+            name, run, dict(defaults or {}), needs_proxy, uses_proxy or needs_proxy, whole_space, description
+        )
+        return run
+
+    return decorate
+
+
 def _evolve(
     sim: Simulation,
     rng: np.random.Generator,
@@ -84,25 +112,46 @@ def _first_cells(sim: Simulation, rng: np.random.Generator, n: int, warmup: int,
     return [i for _, i in sorted(scored, key=lambda p: -p[0])[:n]]
 
 
+@search_algorithm("random", description="random search", whole_space=False)
 def random_search(sim: Simulation, rng: np.random.Generator) -> None:
     while True:
         sim.train(sim.sample(rng))
 
 
+@search_algorithm("rea", description="regularized evolution", defaults={"population": 10, "sample": 3})
 def rea(sim: Simulation, rng: np.random.Generator, population: int, sample: int) -> None:
     _evolve(sim, rng, population, sample)
 
 
+@search_algorithm(
+    "warmup",
+    description="REA seeded with the proxy's best of `warmup` random cells",
+    defaults={"population": 10, "sample": 3, "warmup": 3000},
+    needs_proxy=True,
+)
 def warm_started_rea(sim: Simulation, rng: np.random.Generator, population: int, sample: int, warmup: int) -> None:
     _evolve(sim, rng, population, sample, warmup=warmup)
 
 
+@search_algorithm(
+    "moves",
+    description="REA whose mutation takes the proxy's best one-edit mutant",
+    defaults={"population": 10, "sample": 3, "random_move": 0.25, "warmup": 0},
+    needs_proxy=True,
+)
 def moves(
     sim: Simulation, rng: np.random.Generator, population: int, sample: int, random_move: float, warmup: int
 ) -> None:
     _evolve(sim, rng, population, sample, warmup=warmup, proxy_moves=True, random_move=random_move)
 
 
+@search_algorithm(
+    "proxy",
+    description="score `cells` random cells, return the proxy's best (or train its top_k)",
+    defaults={"cells": 100, "top_k": 0},
+    needs_proxy=True,
+    whole_space=False,
+)
 def proxy_selection(sim: Simulation, rng: np.random.Generator, cells: int, top_k: int) -> None:
     """Score ``cells`` random cells; return the proxy's best, or train its ``top_k`` best."""
     best = -math.inf
@@ -127,6 +176,12 @@ def _one_hot() -> np.ndarray:
     return out
 
 
+@search_algorithm(
+    "predictor",
+    description="Bayesian ridge on operations (+ proxy) picks each next cell (BANANAS-like)",
+    defaults={"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
+    uses_proxy=True,
+)
 def predictor_guided(
     sim: Simulation, rng: np.random.Generator, initial: int, candidates: int, parents: int, warmup: int
 ) -> None:
@@ -164,51 +219,6 @@ def predictor_guided(
         draw = mean + std * rng.standard_normal(len(mean))
         chosen = pool_list[int(np.argmax(draw))]
         history[chosen] = sim.train(chosen)
-
-
-ALGORITHMS = {
-    a.name: a
-    for a in (
-        Algorithm("random", random_search, {}, False, False, False, "random search"),
-        Algorithm("rea", rea, {"population": 10, "sample": 3}, False, False, True, "regularized evolution"),
-        Algorithm(
-            "warmup",
-            warm_started_rea,
-            {"population": 10, "sample": 3, "warmup": 3000},
-            True,
-            True,
-            True,
-            "REA seeded with the proxy's best of `warmup` random cells",
-        ),
-        Algorithm(
-            "moves",
-            moves,
-            {"population": 10, "sample": 3, "random_move": 0.25, "warmup": 0},
-            True,
-            True,
-            True,
-            "REA whose mutation takes the proxy's best one-edit mutant",
-        ),
-        Algorithm(
-            "proxy",
-            proxy_selection,
-            {"cells": 100, "top_k": 0},
-            True,
-            True,
-            False,
-            "score `cells` random cells, return the proxy's best (or train its top_k)",
-        ),
-        Algorithm(
-            "predictor",
-            predictor_guided,
-            {"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
-            False,
-            True,
-            True,
-            "Bayesian ridge on operations (+ proxy) picks each next cell (BANANAS-like)",
-        ),
-    )
-}
 
 
 PARAMETERS = {  # name: (smallest value, largest value, meaning)

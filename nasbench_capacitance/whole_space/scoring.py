@@ -26,7 +26,6 @@ from .. import metrics
 from ..config import StudyConfig
 from ..execution.jobs import run_job
 from ..execution.runner import execute
-from ..metrics.zero_cost import PROXIES
 from ..nb201 import space
 from ..store import identity
 from ..store.records import Record
@@ -61,7 +60,8 @@ def training_free_metrics(names: Iterable[str] | None = None) -> list[str]:
 
 def iso_invariant(name: str) -> bool:
     """Whether cells of one isomorphism class share the metric's value (in distribution over initialisations)."""
-    return name in PROXIES and PROXIES[name].iso_invariant
+    proxy = metrics.get(name).proxy
+    return proxy is not None and proxy.iso_invariant
 
 
 def parse_indices(text: str | None) -> range:
