@@ -50,7 +50,7 @@ bench: setup
 
 # The baselines against NASLib's reference scores, and every predictor's cost at the quick preset.
 baselines: setup
-	$(BIN)/python benchmarks/proxies_vs_naslib.py --cells 60
+	$(BIN)/python experiments/proxies_vs_naslib.py --cells 60
 	$(BIN)/python benchmarks/bench_cost.py --preset quick --archs 6
 
 # The shipped whole-space table (every training-free metric, all 15,625 cells, quick preset): about 1 h on 2 cores.
@@ -65,7 +65,7 @@ SEARCH = $(BIN)/nbcap search --seeds 200 --first-seed 1000
 C10_BUDGETS = --budget 1000,3000,12000,20000
 EVALUATIONS = --budget 9,27,109,182
 search-results: setup
-	$(BIN)/python benchmarks/search_vs_published.py --seeds 500 | tee out/search_vs_published.txt
+	$(BIN)/python experiments/search_vs_published.py --seeds 500 | tee out/search_vs_published.txt
 	$(SEARCH) --algorithm warmup,moves --proxy nwot,jacob_cov,synflow,beta_init $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow,beta_init --param cells=10,100 $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow,beta_init --param cells=3000 --param top_k=10 $(C10_BUDGETS) --out out/search
@@ -83,11 +83,11 @@ search-results: setup
 # frontier so far, and its figure. More seeds are the resumable commands README names.
 beta-study: setup
 	mkdir -p out/beta-init out/beta-study out/beta-early
-	$(BIN)/python benchmarks/beta_at_init.py --sample dev --seeds 0,1,2 | tee out/beta-init/dev.txt
-	$(BIN)/python benchmarks/beta_at_init.py --sample held-out --seeds 0,1,2 --ablation figures/beta_init_ablation.png | tee out/beta-init/held-out.txt
-	$(BIN)/python benchmarks/beta_study.py --out out/beta-study --protocol n3 --workers 2 --threads 1 | tee out/beta-study/report.txt
-	$(BIN)/python benchmarks/beta_study.py --out out/beta-early --protocol n3_e1_snap20 --workers 2 --threads 1 --figures out/beta-early/figures | tee out/beta-early/report.txt
-	$(BIN)/python benchmarks/fidelity_frontier.py --out out/frontier --report-only --protocols quick,quick_batchprobe,r16,c4,n3,n3_e8,n1,images5k_e8,images20k_e2,batch64,e12,full32 --figure figures/fidelity_frontier.png
+	$(BIN)/python experiments/beta_at_init.py --sample dev --seeds 0,1,2 | tee out/beta-init/dev.txt
+	$(BIN)/python experiments/beta_at_init.py --sample held-out --seeds 0,1,2 --ablation figures/beta_init_ablation.png | tee out/beta-init/held-out.txt
+	$(BIN)/python experiments/beta_study.py --out out/beta-study --protocol n3 --workers 2 --threads 1 | tee out/beta-study/report.txt
+	$(BIN)/python experiments/beta_study.py --out out/beta-early --protocol n3_e1_snap20 --workers 2 --threads 1 --figures out/beta-early/figures | tee out/beta-early/report.txt
+	$(BIN)/python experiments/fidelity_frontier.py --out out/frontier --report-only --figure figures/fidelity_frontier.png
 
 check-params: setup
 	$(BIN)/python scripts/check_params.py

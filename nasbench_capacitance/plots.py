@@ -270,3 +270,75 @@ def search_curves(
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def ablation_curves(path: Path, rows: list, target: str) -> None:
+    """Top: τ of each feature set; bottom: Δτ of each β_eff increment; one column per model, 95% bands."""
+    models = sorted({r.model for r in rows})
+    names = list(dict.fromkeys(r.features for r in rows))
+    panels = [[n for n in names if "−" not in n], [n for n in names if "−" in n]]
+    fig, axes = plt.subplots(2, len(models), figsize=(5.5 * len(models), 7), sharex=True, sharey="row", squeeze=False)
+    sizes = sorted({r.calibration for r in rows})
+    for column, model in enumerate(models):
+        for row_axes, chosen in zip(axes, panels):
+            ax = row_axes[column]
+            for name in chosen:
+                line = sorted((r for r in rows if r.model == model and r.features == name), key=lambda r: r.calibration)
+                x = [r.calibration for r in line]
+                ax.plot(x, [r.tau for r in line], marker="o", label=name)
+                ax.fill_between(x, [r.low for r in line], [r.high for r in line], alpha=0.15)
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_xticks(sizes, [str(s) for s in sizes])
+            ax.grid(alpha=0.3)
+        axes[0][column].set_title(f"{model}: held-out cells, 95% paired bootstrap", fontsize=9)
+        axes[1][column].set_xlabel("calibration cells")
+    axes[0][0].set_ylabel(f"Kendall τ vs {target}")
+    axes[1][0].set_ylabel("Δτ from adding β_eff")
+    for ax in axes[:, -1]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def fidelity_frontier(path: Path, rows: list[dict], front: list[dict], target: str) -> None:
+    """τ of validation accuracy (seed mean, 95% cell interval) against seconds per cell, the frontier stepped."""
+    points: dict[tuple, list[dict]] = {}  # protocols that train alike (they differ only in the probe) share a point
+    for row in rows:
+        points.setdefault((row["tau_val_acc"], row["cells"], row["runs"]), []).append(row)
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    by_cost = sorted(points.values(), key=lambda same: same[0]["seconds_per_cell"])
+    for rank, same in enumerate(by_cost):
+        row = same[0]
+        tau = row["tau_val_acc"]
+        ax.errorbar(
+            row["seconds_per_cell"], tau, yerr=[[tau - row["low_val_acc"]], [row["high_val_acc"] - tau]], fmt="o"
+        )
+        right = rank % 2 == 0  # neighbours in cost label on opposite sides, so close points stay legible
+        ax.annotate(
+            " = ".join(r["protocol"] for r in same) + f" ({row['runs']}×{row['cells']})",
+            (row["seconds_per_cell"], tau),
+            fontsize=7,
+            xytext=(5 if right else -5, 3),
+            textcoords="offset points",
+            ha="left" if right else "right",
+        )
+    most_seconds = by_cost[-1][0]["seconds_per_cell"]  # the best so far holds up to the costliest protocol
+    ax.step(
+        [r["seconds_per_cell"] for r in front] + [most_seconds],
+        [r["tau_val_acc"] for r in front] + [front[-1]["tau_val_acc"]],
+        where="post",
+        color="grey",
+        alpha=0.6,
+        label="frontier: best τ at no more seconds",
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU seconds per cell (1 thread)")
+    ax.set_ylabel(f"Kendall τ of validation accuracy vs {target}")
+    ax.set_title("fidelity frontier: seed-mean τ, 95% interval over the cells (seeds×cells)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

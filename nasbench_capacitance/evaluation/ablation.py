@@ -145,6 +145,11 @@ class AblationRow:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def line(self) -> str:
+        """The row as one printed line: model, size, features, τ ± sd [95% interval]."""
+        interval = f"[{self.low:+.3f}, {self.high:+.3f}]"
+        return f"{self.model:<6} n={self.calibration:<4} {self.features:<30} {self.tau:+.3f} ± {self.sd:.3f} {interval}"
+
 
 def _interval(values: np.ndarray) -> tuple[float, float]:
     finite = values[np.isfinite(values)]

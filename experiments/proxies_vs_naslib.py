@@ -1,6 +1,6 @@
 """Our zero-cost proxies against NASLib's scores of the same NB201 cells (CIFAR-10).
 
-Usage: NBCAP_DATA=../shared python benchmarks/proxies_vs_naslib.py [--cells 60 --seed 0 --batch 32]
+Usage: NBCAP_DATA=../shared python experiments/proxies_vs_naslib.py [--cells 60 --seed 0 --batch 32]
 
 Reads NASLib's precomputed scores (``nb201/sources/naslib_zc_nasbench201_724archs_prerelease.json``,
 12 proxies) and NASLib's Zen-scores (the ``naslib_zen_c10`` column of ``nb201_merged.csv``), draws

@@ -1,6 +1,6 @@
 """Our simulated searches against the numbers NATS-Bench and NASWOT published for the same protocol.
 
-Usage: NBCAP_DATA=../shared python benchmarks/search_vs_published.py [--seeds 500]
+Usage: NBCAP_DATA=../shared python experiments/search_vs_published.py [--seeds 500]
 
 Random search and REA (population 10, tournament 3) at 12,000 and 20,000 simulated seconds on
 CIFAR-10; on CIFAR-100 and ImageNet16-120, where no training times exist offline, at the same number

@@ -1,6 +1,6 @@
 """Whole-space rank correlations of our proxies beside the published whole-space values.
 
-Usage: NBCAP_DATA=../shared python benchmarks/space_vs_published.py [--space out/space/space.csv]
+Usage: NBCAP_DATA=../shared python experiments/space_vs_published.py [--space out/space/space.csv]
 (default: the shipped reference table, `nbcap space --preset quick`).
 
 Published: Abdelfattah et al. 2021 ("Zero-Cost Proxies for Lightweight NAS", Table 2: Spearman ρ over
