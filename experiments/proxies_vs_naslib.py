@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +27,7 @@ from nasbench_capacitance.data import cifar10, ground_truth
 from nasbench_capacitance.evaluation import ranking
 from nasbench_capacitance.metrics import zero_cost
 from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.outputs import write_rows
 
 NASLIB_NAMES = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
 
@@ -43,6 +45,7 @@ def main() -> None:
     p.add_argument("--target", default="c10valid_xvalid_200_v10")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", help="write every cell's scores (ours and NASLib's) to this CSV")
+    p.add_argument("--summary", help="write the printed table to this CSV (docs/results/data/baselines_vs_naslib.csv)")
     args = p.parse_args()
 
     root = paths.data_root()
@@ -74,7 +77,7 @@ def main() -> None:
     print(
         f"{'proxy':<10}{'rho(ours,NASLib)':>17}{'tau(ours,NASLib)':>17}{'tau ours':>10}{'tau NASLib':>11}{'s/cell':>8}"
     )
-    rows = []
+    rows, summary = [], []
     for name in names:
         if name == "zen":
             theirs = np.array([naslib_zen[a.index] for a in archs])
@@ -84,10 +87,24 @@ def main() -> None:
         mine = np.array(ours[name], dtype=float)
         rho, tau = ranking.spearman_rho(mine, theirs), ranking.kendall_tau(mine, theirs)
         rows.append((name, mine, theirs))
-        print(
-            f"{name:<10}{rho:>17.3f}{tau:>17.3f}{ranking.kendall_tau(mine, truth):>10.3f}"
-            f"{ranking.kendall_tau(theirs, truth):>11.3f}{seconds[name] / len(archs):>8.3f}"
+        summary.append(
+            {
+                "proxy": name,
+                "cells": len(archs),
+                "batch": args.batch,
+                "rho_ours_naslib": rho,
+                "tau_ours_naslib": tau,
+                "tau_ours": ranking.kendall_tau(mine, truth),
+                "tau_naslib": ranking.kendall_tau(theirs, truth),
+                "seconds_per_cell": seconds[name] / len(archs),
+            }
         )
+        print(
+            f"{name:<10}{rho:>17.3f}{tau:>17.3f}{summary[-1]['tau_ours']:>10.3f}"
+            f"{summary[-1]['tau_naslib']:>11.3f}{summary[-1]['seconds_per_cell']:>8.3f}"
+        )
+    if args.summary:
+        write_rows(Path(args.summary), summary, digits=4)
     if args.out:
         with open(args.out, "w", newline="") as f:
             w = csv.writer(f)

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import numpy as np
 
 from nasbench_capacitance import paths
 from nasbench_capacitance.data.ground_truth import read_columns
+from nasbench_capacitance.outputs import write_rows
 from nasbench_capacitance.scorer import Scorer
 from nasbench_capacitance.search.simulation import Benchmark
 from nasbench_capacitance.search.study import Setting, search_once
@@ -57,16 +59,23 @@ def returned(setting: Setting, seeds: int, bench: Benchmark, scorer: object, bud
     return np.array(out)
 
 
-def line(name: str, dataset: str, budget: str, values: np.ndarray, key: str | None = None) -> str:
-    published = PUBLISHED.get((key or name, dataset))
-    ref = f"{published[0]:.2f} ± {published[1]:.2f}" if published else ""
-    return f"{name:<26}{dataset:<16}{budget:>9} {values.mean():>7.2f} ± {values.std(ddof=1):.2f}   {ref}"
+def row(name: str, dataset: str, budget: float, unit: str, values: np.ndarray, key: str | None = None) -> dict:
+    """One printed and stored line: ours (mean ± sd over the seeds) beside the published number."""
+    published = PUBLISHED.get((key or name, dataset), (math.nan, math.nan))
+    out = {"search": name, "dataset": dataset, "budget": budget, "unit": unit, "seeds": len(values)}
+    out |= {"mean": values.mean(), "std": values.std(ddof=1), "published_mean": published[0]}
+    ref = f"{published[0]:.2f} ± {published[1]:.2f}" if math.isfinite(published[0]) else ""
+    shown = f"{budget:g}{'s' if unit == 's' else ' ev'}" if math.isfinite(budget) else ""
+    print(f"{name:<26}{dataset:<16}{shown:>9} {out['mean']:>7.2f} ± {out['std']:.2f}   {ref}")
+    return out | {"published_std": published[1]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=500)
+    p.add_argument("--out", help="write the printed table to this CSV (docs/results/data/search_vs_published.csv)")
     args = p.parse_args()
+    rows = []
     table = paths.ground_truth_table()
     print(f"{args.seeds} seeds per row; test accuracy (200 epochs) of the returned cell, ours and published")
     print(f"{'search':<26}{'dataset':<16}{'budget':>9} {'ours':>14}   published")
@@ -76,16 +85,18 @@ def main() -> None:
         for name, params in (("random", {}), ("rea", {"population": 10, "sample": 3})):
             setting = Setting(name, None, dataset, max(budgets), params)
             for budget in budgets:
-                unit = "s" if dataset == "cifar10" else " ev"
-                print(line(name, dataset, f"{budget:g}{unit}", returned(setting, args.seeds, bench, None, budget)))
+                unit = "s" if dataset == "cifar10" else "evaluations"
+                rows.append(row(name, dataset, budget, unit, returned(setting, args.seeds, bench, None, budget)))
     bench = Benchmark(table)
     published = read_columns(table, ["naswot_v1_score"], "NASWOT's published scores")["naswot_v1_score"]
     for cells in (10, 100):
         setting = Setting("proxy", "nwot", "cifar10", 1e9, {"cells": cells, "top_k": 0})
         ours = returned(setting, args.seeds, bench, Scorer("nwot"), 1e9)
         theirs = returned(setting, args.seeds, bench, PublishedScores(published), 1e9)
-        print(line(f"naswot N={cells}, our nwot", "cifar10", "", ours, f"naswot N={cells}"))
-        print(line(f"naswot N={cells}, their scores", "cifar10", "", theirs, f"naswot N={cells}"))
+        rows.append(row(f"naswot N={cells}, our nwot", "cifar10", math.inf, "", ours, f"naswot N={cells}"))
+        rows.append(row(f"naswot N={cells}, their scores", "cifar10", math.inf, "", theirs, f"naswot N={cells}"))
+    if args.out:
+        write_rows(Path(args.out), rows, digits=3)
 
 
 if __name__ == "__main__":

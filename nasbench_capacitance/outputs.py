@@ -30,10 +30,19 @@ def to_json(value: Any, indent: int | None = None, sort_keys: bool = False) -> s
     return json.dumps(_clean(value), indent=indent, sort_keys=sort_keys, allow_nan=False)
 
 
-def write_rows(path: Path, rows: list[dict]) -> Path:
-    """``rows`` (dicts with the same keys) as a CSV file; non-finite floats become empty cells."""
+def write_rows(path: Path, rows: list[dict], digits: int | None = None) -> Path:
+    """``rows`` (dicts with the same keys) as a CSV file; non-finite floats become empty cells, and with
+    ``digits`` every float is rounded to that many decimals (summaries meant to be committed and read)."""
+    if not rows:
+        raise ValueError(f"no rows to write to {path}")
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        return round(value, digits) if digits is not None and isinstance(value, float) else value
+
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in _clean(row).items()} for row in rows)
+        writer.writerows({k: cell(v) for k, v in _clean(row).items()} for row in rows)
     return path
