@@ -10,7 +10,7 @@ NBCAP_DATA ?= $(if $(wildcard ../shared/cifar10),$(abspath ../shared),$(abspath 
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup data lint test demo figures bench baselines space-reference search-results beta-study check-params clean
+.PHONY: setup data lint test test-all demo figures bench baselines results-pages space-reference search-results beta-study check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,40 +32,53 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The test suite without its slow tests (a Ray cluster, long kill-and-resume runs): a few minutes.
 test: lint data
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Everything, the slow tests included: what CI runs.
+test-all: lint data
 	$(BIN)/python -m pytest -q
 
 demo: data
 	$(BIN)/nbcap run --preset quick --out out/quick
 
-# The README's figures, from the demo's study (runs it first if needed; a finished one only re-reports).
+# The quick preset's figures and summary for docs/results/presets.md, from the demo's study (runs it
+# first if needed; a finished one only re-reports).
 figures: demo
 	cp out/quick/tau_vs_epoch.png figures/quick_tau_vs_epoch.png
 	cp out/quick/tau_training_free.png figures/quick_tau_training_free.png
+	cp out/quick/correlations.csv docs/results/data/quick_correlations.csv
+
+# docs/results/*.md from the committed summaries in docs/results/data/ (each page names the commands
+# that regenerate its summaries; the test suite checks that the pages match them).
+results-pages: setup
+	$(BIN)/python experiments/results_pages.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_kernel.py
 	$(BIN)/python benchmarks/bench_train.py
 
-# The baselines against NASLib's reference scores, and every predictor's cost at the quick preset.
+# The baselines against NASLib's reference scores (docs/results/baselines.md), and every predictor's
+# cost at the quick preset.
 baselines: setup
-	$(BIN)/python experiments/proxies_vs_naslib.py --cells 60
+	$(BIN)/python experiments/proxies_vs_naslib.py --cells 60 --summary docs/results/data/baselines_vs_naslib.csv
 	$(BIN)/python benchmarks/bench_cost.py --preset quick --archs 6
 
 # The shipped whole-space table (every training-free metric, all 15,625 cells, quick preset): about 1 h on 2 cores.
 space-reference: setup
 	$(BIN)/nbcap space --preset quick --out out/space --workers 2
-	gzip -9 -n -c out/space/space.csv > nasbench_capacitance/reference/nb201_space_quick.csv.gz
-	cp out/space/space_topk.png out/space/space_tau_heatmap.png figures/
+	gzip -9 -n -c out/space/space.csv > nasbench_capacitance/whole_space/reference/nb201_space_quick.csv.gz
+	$(BIN)/python experiments/whole_space_table.py --out docs/results/data --figures figures
 
-# README's search tables and figures (46 min on 2 cores shared with other jobs). Reported seeds start at 1000: every
+# The search results (docs/results/search.md; 46 min on 2 cores shared with other jobs). Reported seeds start at 1000: every
 # choice (proxies, warm-up sizes) was made on seeds 0-99. The last command of each folder draws its figure.
 SEARCH = $(BIN)/nbcap search --seeds 200 --first-seed 1000
 C10_BUDGETS = --budget 1000,3000,12000,20000
 EVALUATIONS = --budget 9,27,109,182
 search-results: setup
-	$(BIN)/python experiments/search_vs_published.py --seeds 500 | tee out/search_vs_published.txt
+	$(BIN)/python experiments/search_vs_published.py --seeds 500 --out docs/results/data/search_vs_published.csv
 	$(SEARCH) --algorithm warmup,moves --proxy nwot,jacob_cov,synflow,beta_init $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow,beta_init --param cells=10,100 $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm proxy --proxy nwot,jacob_cov,synflow,beta_init --param cells=3000 --param top_k=10 $(C10_BUDGETS) --out out/search
@@ -75,12 +88,15 @@ search-results: setup
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset cifar100 $(EVALUATIONS) --out out/search-c100
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset ImageNet16-120 $(EVALUATIONS) --out out/search-in16
 	cp out/search/search_cifar10.png figures/search_cifar10.png
+	cp out/search/summary.csv docs/results/data/search_cifar10.csv
+	cp out/search-c100/summary.csv docs/results/data/search_cifar100.csv
+	cp out/search-in16/summary.csv docs/results/data/search_imagenet16.csv
 
-# The β_eff study (README, "Does β_eff add information?"): β at initialisation on the held-out cells
+# The β_eff study (docs/results/beta_study.md): β at initialisation on the held-out cells
 # with its ablation (about 40 min on 1 core), the 300-cell trained study at N=3 with its ablation
 # (about 1.5 h on 2 cores; resumable: run again after an interruption), β in the first SGD steps on
 # the same cells (one epoch with a snapshot every 20 steps, about 40 min on 2 cores), the development
-# frontier so far, and its figure. More seeds are the resumable commands README names.
+# frontier so far, and its figure. More seeds are the resumable commands its page names.
 beta-study: setup
 	mkdir -p out/beta-init out/beta-study out/beta-early
 	$(BIN)/python experiments/beta_at_init.py --sample dev --seeds 0,1,2 | tee out/beta-init/dev.txt

@@ -15,6 +15,7 @@ from nasbench_capacitance import cli, config
 NBCAP = [sys.executable, "-m", "nasbench_capacitance.cli"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_losing_or_duplicating(tmp_path, nb201_table):
     out = tmp_path / "study"
     cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
@@ -120,6 +121,7 @@ def test_data_command_lists_what_it_looks_for(capsys, data_root):
     assert "[x]" in out and "cifar10-jpeg.tar.gz" in out and "nb201_merged.csv" in out
 
 
+@pytest.mark.slow
 def test_workers_store_every_architecture_once_and_fixed_threads_make_them_bit_identical(tmp_path, nb201_table):
     def run(out, *options):
         cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=4", "--set", "run.threads=1", *options]
@@ -176,6 +178,7 @@ def test_a_zero_cost_study_needs_no_training(tmp_path, nb201_table, capsys):
     assert kinds == {"arch", "init"}
 
 
+@pytest.mark.slow
 def test_ray_backend_stores_every_architecture_once_and_resumes_without_it(tmp_path, nb201_table):
     pytest.importorskip("ray")  # installed with the test extra, so CI runs this
     out = tmp_path / "ray"  # Ray's workers run niced: on a busy machine this takes minutes, hence the timeouts
@@ -286,6 +289,7 @@ def test_workers_must_be_a_positive_count(workers, capsys):
     assert exit_info.value.code == 2 and "at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_table):
     out = tmp_path / "study"
     cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]
@@ -299,6 +303,7 @@ def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_tabl
     assert done.returncode == 0 and f"resuming: {kept} of 6" in done.stderr
 
 
+@pytest.mark.slow
 def test_one_writer_per_study_and_readers_never_block(tmp_path, nb201_table):
     out = tmp_path / "study"
     cmd = NBCAP + ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", str(out)]

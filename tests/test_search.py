@@ -206,6 +206,7 @@ def test_search_command_writes_summary_figure_and_resumes(tmp_path, nb201_table)
     assert {s["proxy_scoring"].get("source") for s in settings} == {None, "table"}
 
 
+@pytest.mark.slow
 def test_a_killed_search_resumes_without_losing_or_repeating_a_seed(tmp_path, nb201_table):
     cmd = [sys.executable, "-m", "nasbench_capacitance.cli", "search", "--algorithm", "predictor", "--budget", "3000"]
     cmd += ["--seeds", "40", "--table", str(nb201_table), "--out", str(tmp_path)]

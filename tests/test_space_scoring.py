@@ -93,6 +93,7 @@ def test_iso_copy_scores_one_cell_per_class_and_copies_only_invariant_metrics(tm
     assert sorted(i for t in tasks(members, names, True, size=2) for i in t.indices) == members
 
 
+@pytest.mark.slow
 def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_table):
     out = tmp_path / "space"
     cmd = NBCAP + [
@@ -245,6 +246,7 @@ def two_node_ray_cluster(tmp_path):
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_ray_auto_on_a_two_node_cluster(tmp_path, nb201_table, two_node_ray_cluster):
     out = tmp_path / "space"
     cmd = NBCAP + [
