@@ -13,20 +13,27 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .nb201.space import Arch
-from .scorer import Scorer
+from .scorer import Scorer, cells_of
 from .search.simulation import Benchmark
+
+
+def _a_scorer(scorer: Any, owner: str) -> Scorer:
+    if not isinstance(scorer, Scorer):
+        raise TypeError(f"{owner} takes a Scorer, e.g. {owner}(Scorer('nwot')), got {scorer!r}")
+    return scorer
 
 
 class NaslibPredictor:
     """A scorer as a NASLib predictor: ``query`` returns its scores (higher is better)."""
 
     def __init__(self, scorer: Scorer):
-        self.scorer = scorer
+        self.scorer = _a_scorer(scorer, "NaslibPredictor")
         self.ss_type: str | None = None
 
     def set_ss_type(self, ss_type: str) -> None:
@@ -40,14 +47,15 @@ class NaslibPredictor:
     def pre_compute(self, xtrain: Any, xtest: Any, unlabeled: Any = None) -> None:
         """Score the cells ahead of ``fit``/``query`` (NASLib's hook for zero-cost predictors); cached."""
         if not self.scorer.needs.calibration:
-            self.scorer.query([*(xtrain or []), *(xtest or []), *(unlabeled or [])])
+            cells = [cells_of(x, "pre_compute") for x in (xtrain, xtest, unlabeled) if x is not None]
+            self.scorer.query([c for part in cells for c in part])
 
     def fit(self, xtrain: Any, ytrain: Any, train_info: Any = None, **_: Any) -> None:
         """Calibrated metrics are fitted on the training cells; the others need no fitting (as NASLib's ZeroCost)."""
-        self.scorer.fit(list(xtrain), np.asarray(ytrain, dtype=float))
+        self.scorer.fit(cells_of(xtrain, "fit"), ytrain)
 
     def query(self, xtest: Any, info: Any = None, **_: Any) -> np.ndarray:
-        return self.scorer.query(list(xtest))
+        return self.scorer.query(cells_of(xtest, "query"))
 
     def get_data_reqs(self) -> dict[str, Any]:
         return self.scorer.get_data_reqs()
@@ -62,9 +70,11 @@ class SimulatedAPI:
     def __init__(self, table: str | os.PathLike | None = None, scorer: Scorer | None = None):
         from . import paths
 
-        self._table = table or paths.ground_truth_table()
+        self._table = Path(table) if table is not None else paths.ground_truth_table()
+        if not self._table.is_file():
+            raise ValueError(f"table={self._table}: no such NB201 table; give the CSV (data/nb201/nb201_merged.csv.gz)")
         self._benchmarks: dict[str, Benchmark] = {}
-        self.scorer = scorer
+        self.scorer = _a_scorer(scorer, "SimulatedAPI") if scorer is not None else None
         self.used_time = 0.0
 
     def _bench(self, dataset: str) -> Benchmark:

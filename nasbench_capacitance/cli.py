@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from pathlib import Path
@@ -41,8 +42,9 @@ def _report_args(p: argparse.ArgumentParser, flag: str, dest: str, help: str) ->
     p.add_argument(flag, dest=dest, action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
-def _check_out(out: str, search: bool = False) -> None:
-    """``--out`` must be a writable folder (made if missing) whose store, if any, opens; checked before any work."""
+def _check_out(out: str, kind: str) -> None:
+    """``--out`` must be a writable folder (made if missing) whose store, if any, opens and belongs to a job of
+    ``kind`` (``study``, ``space``, ``search``); checked before any work."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise config.ConfigError(f"--out {out} is a file; give a folder for the study (it is made if missing)")
@@ -50,14 +52,14 @@ def _check_out(out: str, search: bool = False) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise config.ConfigError(f"cannot create --out {out} ({exc.strerror}); choose a writable folder") from None
-    from .search.study import DB_NAME as SEARCH_DB
     from .search.study import SearchStore
-    from .store.results import DB_NAME, ResultStore
+    from .store.results import DB_NAME, SEARCH_DB, ResultStore, check_folder
 
-    db, opener = (path / SEARCH_DB, SearchStore) if search else (path / DB_NAME, ResultStore)
-    if db.exists():
-        with opener(db):  # a damaged or foreign store is named now, before any work
-            pass
+    for db, opener in ((path / SEARCH_DB, SearchStore), (path / DB_NAME, ResultStore)):
+        if db.exists():
+            with opener(db):  # a damaged or foreign store is named now, before any work
+                pass
+    check_folder(path, kind, "choose another --out")
 
 
 def _check_data(cfg: config.StudyConfig) -> None:
@@ -93,36 +95,45 @@ def _load(args: argparse.Namespace) -> config.StudyConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .store import identity
+    from .store.results import check_study
     from .study.report import ground_truth_for, write_report
     from .study.run import run_study
 
     cfg = _load(args)
     ground_truth_for(cfg)  # a wrong table or target is refused now, not after the whole sample has trained
     _check_data(cfg)
-    _check_out(args.out)
+    _check_out(args.out, "study")
+    check_study(args.out, identity.study(cfg), args.new_run, "add --new-run")
     print(
         f"nbcap run: {cfg.sample.archs if not cfg.sample.indices else len(cfg.sample.indices)} "
         f"architectures, C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, "
         f"{cfg.train.epochs} epochs, target {cfg.ground_truth.target} -> {args.out}",
         file=sys.stderr,
     )
-    run_study(cfg, args.out)  # stores the run's report settings with the study
+    run_study(cfg, args.out, new_run=args.new_run)  # stores the run's report settings with the study
     write_report(args.out)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .store.results import ResultStore, results_file
+    from .store.results import folder_kind
     from .study.report import write_report
-    from .whole_space.scoring import is_space_study
 
-    db = results_file(args.dir)
-    if db.is_file():
-        with ResultStore(db) as store:
-            runs = store.runs()
-        if runs and is_space_study(runs[-1]):
-            return _space_report(args.dir, args.overrides, not args.no_figures)
-    write_report(args.dir, figures=not args.no_figures, overrides=args.overrides)
+    folder = Path(args.dir)
+    if folder.is_file():
+        raise config.ConfigError(
+            f"nbcap report takes a study's folder (the --out of nbcap run or space), not a file: {folder}"
+        )
+    kind = folder_kind(folder) if folder.is_dir() else None
+    if kind == "search":
+        raise config.ConfigError(
+            f"{folder} is a search (nbcap search): its report is {folder}/summary.md and summary.csv; the same "
+            "nbcap search command rebuilds them (finished seeds are not run again)"
+        )
+    if kind == "space":
+        return _space_report(args.dir, args.overrides, not args.no_figures)
+    write_report(args.dir, figures=not args.no_figures, overrides=args.overrides, run_id=args.run)
     return 0
 
 
@@ -153,7 +164,7 @@ def cmd_space(args: argparse.Namespace) -> int:
     indices = parse_indices(args.indices)
     if any(metrics.get(n).needs.network for n in names):
         _check_data(cfg)
-    _check_out(args.out)
+    _check_out(args.out, "space")
     print(
         f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
         f"C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, proxies' batch "
@@ -175,8 +186,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         cfg = cfg.updated({"train": {"epochs": args.epochs}}, "--epochs")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
     if names:
-        for name in names:
-            metrics.get(name)
+        names = metrics.check_names(names)
         wanted = [s for s in (metrics.get(n).needs.strategy for n in names) if s is not None]
         strategies = list(dict.fromkeys([*cfg.train.strategies, *wanted]))
         cfg = cfg.updated({"train": {"strategies": strategies}}, "--metrics")
@@ -214,13 +224,14 @@ def _number(text: str) -> int | float | str:
 
 
 def _budgets(text: str) -> list[float]:
+    """Positive, finite budgets, each once and in order (the summary has one row per budget)."""
     try:
-        budgets = [float(b) for b in _names(text)]
+        budgets = sorted({float(b) for b in _names(text)})
     except ValueError:
         budgets = []
-    if not budgets or min(budgets) <= 0:
+    if not budgets or min(budgets) <= 0 or not all(math.isfinite(b) for b in budgets):
         raise config.ConfigError(
-            f"--budget {text}: give positive simulated seconds (evaluations off CIFAR-10), "
+            f"--budget {text}: give positive, finite simulated seconds (evaluations off CIFAR-10), "
             "e.g. --budget 1000,3000,12000"
         )
     return budgets
@@ -246,7 +257,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         table=args.table,
         first_seed=args.first_seed,
     )
-    _check_out(args.out, search=True)
+    _check_out(args.out, "search")
     plan.run(args.out)
     return 0
 
@@ -258,22 +269,34 @@ def cmd_data(args: argparse.Namespace) -> int:
     print(f"data root  {root}  (set {paths.DATA_ENV} or --data-root)")
     print(f"cache      {cache}  (set {paths.CACHE_ENV})")
     print("CIFAR-10 sources, in the order they are tried:")
+    usable = []
     for p in cifar10.candidate_sources(root):
-        print(f"  [{'x' if cifar10._looks_usable(p) else ' '}] {p}")
+        problem = cifar10.source_problem(p) if cifar10._looks_usable(p) else "not found"
+        print(f"  [{' ' if problem else 'x'}] {p}" + (f"  ({problem})" if problem and problem != "not found" else ""))
+        usable += [] if problem else [p]
+    if usable:
+        cache_file, state = cifar10.cache_state(usable[0])
+        print(f"cache of {usable[0].name}: {cache_file}: {state}")
     table = paths.ground_truth_table(root)
     print(f"NB201 ground truth:\n  [{'x' if table.is_file() else ' '}] {table}")
     if args.download:
         from .data.download import download_cifar10
 
-        present = [p for p in cifar10.candidate_sources(root) if cifar10._looks_usable(p)]
-        if present and args.url == paths.CIFAR10_URL:
-            print(f"CIFAR-10 already present: {present[0]} (nothing downloaded)")
+        if usable and args.url == paths.CIFAR10_URL:
+            print(f"CIFAR-10 already present: {usable[0]} (nothing downloaded)")
         else:
             path = download_cifar10(args.url, args.checksum, root)
             print(f"CIFAR-10 archive ready (checksum verified): {path}")
     if args.prepare or args.download:
         cifar = cifar10.load_cifar10(data_root=root)
         print(f"CIFAR-10 cache ready: {len(cifar.train_x)} train + {len(cifar.test_x)} test images from {cifar.source}")
+        return 0
+    missing = ([] if usable else ["a usable CIFAR-10 source (nbcap data --download)"]) + (
+        [] if table.is_file() else [f"the NB201 table (set {paths.DATA_ENV} to a folder holding nb201/)"]
+    )
+    if missing:
+        print(f"nbcap data: missing {' and '.join(missing)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -284,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="train and score a sample of NB201, compare with the benchmark")
     _config_args(p, f"a packaged configuration (default {config.DEFAULT_PRESET} unless --config is given)")
     p.add_argument("--out", required=True, metavar="DIR", help="study directory; the same DIR resumes")
+    p.add_argument(
+        "--new-run",
+        action="store_true",
+        help="add this study to a DIR that holds a study of another configuration (default: refused)",
+    )
     _execution_args(p, "architectures")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("space", help="score every NB201 cell (or a range) with training-free metrics; resumable")
@@ -304,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_space)
     p = sub.add_parser("report", help="rebuild tables and figures from a study directory")
     p.add_argument("dir")
+    p.add_argument(
+        "--run", type=_positive, metavar="ID", help="the study to report when DIR holds several (default: the latest)"
+    )
     _report_args(
         p,
         "--set",
@@ -359,8 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: ends a run as Ctrl-C does (finished work is kept), with the conventional exit status 143."""
+
+
 def _terminate(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: finished work is kept
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,12 +403,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(
             f"\nnbcap {args.command}: interrupted; finished work is saved, run the same command to resume",
             file=sys.stderr,
         )
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except (config.ConfigError, FileNotFoundError, LookupError, PermissionError, RuntimeError, ValueError) as exc:
         print(f"nbcap {args.command}: error: {exc}", file=sys.stderr)
         return 2

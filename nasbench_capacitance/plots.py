@@ -249,13 +249,16 @@ def search_curves(
         started = np.isfinite(values).mean(axis=0) >= 0.5  # drawn where most seeds have returned a cell
         if not started.any():
             continue
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(values[:, started], axis=0)
-            n = np.isfinite(values[:, started]).sum(axis=0)
-            half = 1.96 * np.nanstd(values[:, started], axis=0, ddof=1) / np.sqrt(n)
+        kept = values[:, started]
+        n = np.isfinite(kept).sum(axis=0)  # at least one seed at every drawn point
+        mean = np.nanmean(kept, axis=0)
+        deviations = np.where(np.isfinite(kept), kept - mean, 0.0)
+        spread = np.where(n > 1, np.sqrt((deviations**2).sum(axis=0) / np.maximum(n - 1, 1)), np.nan)
+        half = 1.96 * spread / np.sqrt(n)  # no band where one seed returned a cell (nothing to estimate it from)
         x = grid[started]
         (line,) = ax.plot(x, mean, label=label, lw=1.4)
-        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.2, lw=0)
+        low, high = np.clip(mean - half, 0, 100), np.clip(mean + half, 0, 100)
+        ax.fill_between(x, low, high, where=np.isfinite(half), color=line.get_color(), alpha=0.2, lw=0)
         regret.plot(x, optimum - mean, color=line.get_color(), lw=1.4)
     ax.axhline(optimum, color="k", ls="--", lw=1, label=f"optimum {optimum:.2f}")
     ax.set_ylabel("test accuracy of the returned cell (%)")

@@ -73,14 +73,18 @@ class Scorer:
         budget: str | float | None = None,
         table: str | os.PathLike | None = None,
     ):
+        if not isinstance(metric, str):
+            raise TypeError(f"Scorer takes a metric's name (metrics.available() lists them), got {metric!r}")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        if config is not None and not isinstance(config, config_module.StudyConfig):
+            raise TypeError(f"config= takes a StudyConfig (nbc.load_config(...)), got {type(config).__name__}")
         self.metric = metrics.get(metric)
         self.config = config if config is not None else config_module.load(preset, overrides=overrides)
         self.budget = self._budget(budget)
         self.source = self._source(source, table)
         self._table = _table_column(self.metric.name, table) if self.source == "table" else None
-        self._db = results_file(Path(store)) if store is not None else None
+        self._db = _store_file(store, self.config) if store is not None else None
         self._data: Any = None
         self._records: dict[int, Record] = {}
         self._on_disk: dict[int, Record] | None = None  # the store's records, read once
@@ -99,6 +103,21 @@ class Scorer:
     def needs(self) -> Needs:
         """What scoring consumes: a training run, a calibration set (NASLib's ``get_data_reqs`` in our words)."""
         return self.metric.needs
+
+    @property
+    def store(self) -> Path | None:
+        """The study folder live scores are kept in (None: kept in memory only)."""
+        return self._db.parent if self._db is not None else None
+
+    def stored_cells(self) -> set[int]:
+        """The cells whose evaluation the store holds already (none without a store)."""
+        self._stored(0)  # reads the store once
+        return set(self._on_disk or {})
+
+    def keep_in(self, store: str | os.PathLike) -> Scorer:
+        """Keep live scores from now on in ``store`` (a study folder of this configuration, checked now)."""
+        self._db, self._on_disk = _store_file(store, self.config), None
+        return self
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -146,7 +165,7 @@ class Scorer:
 
     def query(self, archs: Any) -> np.ndarray:
         """Scores of many cells, in order."""
-        return np.array([self.score(a) for a in archs], dtype=float)
+        return np.array([self.score(a) for a in cells_of(archs, "query")], dtype=float)
 
     def seconds(self, arch: Any) -> float:
         """The seconds scoring this cell costs (measured once; a cached score is not charged again here)."""
@@ -158,8 +177,18 @@ class Scorer:
         """Fit a calibrated metric on cells with known accuracy; a no-op for the others (as in NASLib)."""
         if self.metric.kind != "calibrated":
             return self
-        records = [self.record(a) for a in archs]
-        self._fitted = self.metric.fit(records, np.asarray(accuracies, dtype=float), self.budget, self.config.run.seed)
+        from .metrics.calibrated import MIN_CALIBRATION
+
+        cells, values = cells_of(archs, "fit"), np.asarray(accuracies, dtype=float).reshape(-1)
+        if len(cells) != len(values):
+            raise ValueError(f"fit takes one accuracy per cell: got {len(cells)} cells and {len(values)} accuracies")
+        known = int(np.isfinite(values).sum())
+        if known < MIN_CALIBRATION:
+            raise ValueError(
+                f"{self.name} is fitted on at least {MIN_CALIBRATION} cells with a known accuracy, got {known}"
+            )
+        records = [self.record(a) for a in cells]
+        self._fitted = self.metric.fit(records, values, self.budget, self.config.run.seed)
         self._scores.clear()
         return self
 
@@ -185,7 +214,16 @@ class Scorer:
         if self.config.train.epochs < 1:
             raise ValueError(f"{self.metric.name} needs training: give a preset or config with train.epochs >= 1")
         chosen = self.config.train.epochs if budget is None else budget
-        return metrics.epoch_key(float(chosen))
+        try:
+            value = float(chosen)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not 0 <= value <= self.config.train.epochs:
+            raise ValueError(
+                f"budget= is the training budget in epochs the score is read at, 0..{self.config.train.epochs} "
+                f"(train.epochs), got {budget!r}"
+            )
+        return metrics.epoch_key(value)
 
     def _source(self, source: str, table: str | os.PathLike | None) -> str:
         from .whole_space.table import reference_columns
@@ -250,6 +288,32 @@ class Scorer:
                 identity.study(self.config), provenance(self.config, resolve_device(self.config.run.device))
             )
             store.add_record(run_id, record)
+
+
+def cells_of(archs: Any, method: str) -> list[Any]:
+    """A sequence of cells (one cell is refused: ``query([cell])`` scores one)."""
+    if isinstance(archs, (str, int, np.integer, Arch)) or not hasattr(archs, "__iter__"):
+        raise TypeError(f"{method} takes a list of cells (indices, strings, NASLib tuples or graphs), got {archs!r}")
+    return list(archs)
+
+
+def _store_file(store: str | os.PathLike, config: config_module.StudyConfig) -> Path:
+    """The store a scorer keeps its live scores in: a study folder of its configuration, checked now."""
+    from .store.results import StoreError, check_study
+
+    folder = Path(store)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"store={store} is a file: give a folder (it is made if missing)")
+    try:
+        check_study(folder, identity.study(config), False, None)
+        if results_file(folder).is_file():
+            from .store.results import ResultStore
+
+            with ResultStore(results_file(folder)):  # a damaged store is named now, before any work
+                pass
+    except StoreError as exc:
+        raise ValueError(str(exc)) from None
+    return results_file(folder)
 
 
 def _index(arch: Any) -> int:

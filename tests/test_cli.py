@@ -1,11 +1,14 @@
 """The command line on the smoke preset: run, kill-and-resume, report, score, config errors."""
 
 import csv
+import gzip
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from helpers import count_records, kill_midway, records_per_index, start_until
@@ -218,7 +221,7 @@ def test_ray_without_a_cluster_is_one_clear_error(tmp_path, capsys, monkeypatch)
 SEARCH = ["search", "--budget", "1000", "--out", "{tmp}/s"]
 BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must name)
     ([*SEARCH, "--algorithm", "bayes"], "unknown algorithm 'bayes'; choose from random, rea"),
-    ([*SEARCH, "--algorithm", "rea", "--budget", "-5"], "give positive simulated seconds"),
+    ([*SEARCH, "--algorithm", "rea", "--budget", "-5"], "give positive, finite simulated seconds"),
     ([*SEARCH, "--algorithm", "rea", "--dataset", "mnist"], "the search has ground truth for: cifar10"),
     ([*SEARCH, "--algorithm", "proxy", "--proxy", "beta_ridge"], "beta_ridge is fitted on a calibration set"),
     ([*SEARCH, "--algorithm", "warmup"], "warmup needs a proxy: add --proxy METRIC"),
@@ -261,7 +264,58 @@ BAD_INPUTS = [  # (argv with {tmp} for the test's folder, what the message must 
         ],  # fmt: skip
         "nbcap data --download",
     ),
+    # a store of another kind of job, or a study of another configuration, is never written to
+    (["run", "--preset", "smoke", "--out", "{tmp}/space"], "holds a whole-space scoring (nbcap space), not a study"),
+    (["run", "--preset", "smoke", "--out", "{tmp}/search"], "holds a search (nbcap search), not a study"),
+    (
+        ["run", "--preset", "smoke", "--set", "sample.archs=6", "--out", "{tmp}/study"],
+        "holds a study of another configuration (differs in sample.archs: 5 -> 6); use another folder, or add --new",
+    ),
+    (["space", "--preset", "smoke", "--metrics", "params", "--out", "{tmp}/study"], "not a whole-space scoring"),
+    (
+        [*SEARCH[:-1], "{tmp}/study", "--algorithm", "rea"],
+        "holds a study (nbcap run, or a Scorer's store), not a search",
+    ),
+    (["report", "{tmp}/search"], "is a search (nbcap search): its report is"),
+    (["report", "{tmp}/file.txt"], "takes a study's folder (the --out of nbcap run or space), not a file"),
+    # every search ends
+    (
+        [*SEARCH, "--algorithm", "proxy", "--proxy", "nwot", "--pool", "{tmp}/space"],
+        "--pool takes the folder of a study",
+    ),
+    ([*SEARCH, "--algorithm", "rea", "--budget", "1e12"], "training every one of the 15625 cells once costs"),
+    ([*SEARCH, "--algorithm", "rea", "--budget", "inf"], "give positive, finite simulated seconds"),
+    ([*SEARCH, "--algorithm", "rea", "--table", "{tmp}/gappy.csv"], "lacks the 12-epoch signal"),
+    # messages that name what is wrong, all of it
+    (["score", "6111.0", "--metrics", "params", "--epochs", "0"], "an NB201 index is a whole number 0..15624"),
+    (["score", "6111", "--metrics", "fooo,params,barr", "--epochs", "0"], "unknown metrics 'fooo', 'barr'"),
 ]
+
+
+def _stores(tmp_path, nb201_table) -> None:
+    """A whole-space scoring's, a study's and a search's folder, and a ground-truth table missing cells' costs."""
+    from nasbench_capacitance.search.study import SearchStore
+    from nasbench_capacitance.store import identity
+    from nasbench_capacitance.store.results import ResultStore
+
+    cfg = config.load("smoke")
+    for name, study in (("space", identity.space_scoring(cfg, ["params"], False)), ("study", identity.study(cfg))):
+        (tmp_path / name).mkdir()
+        with ResultStore(tmp_path / name / "results.db") as store:
+            store.start_run(study, {})
+    (tmp_path / "search").mkdir()
+    with SearchStore(tmp_path / "search" / "search.db"):
+        pass
+    opener = gzip.open if nb201_table.suffix == ".gz" else open
+    with opener(nb201_table, "rt") as f:
+        lines = f.read().splitlines()
+    header = lines[0].split(",")
+    cost = header.index("c10valid_cost_12_s")
+    gappy = [lines[0]] + [
+        ",".join("" if (i < 50 and c == cost) else v for c, v in enumerate(line.split(",")))
+        for i, line in enumerate(lines[1:])
+    ]
+    (tmp_path / "gappy.csv").write_text("\n".join(gappy) + "\n")
 
 
 @pytest.mark.parametrize("argv, message", BAD_INPUTS)
@@ -273,12 +327,15 @@ def test_bad_inputs_are_refused_before_any_work_with_the_fix(argv, message, tmp_
     for name in ("results.db", "search.db"):
         (damaged / name).write_bytes(b"this is not an SQLite file" * 10)
     before = (damaged / "results.db").read_bytes()
+    _stores(tmp_path, nb201_table)
+    kept = {p: p.read_bytes() for p in tmp_path.glob("*/*.db")}
     table = str(nb201_table)
     assert cli.main([a.replace("{tmp}", str(tmp_path)).replace("{table}", table) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.startswith("nbcap ") and err.count("error:") == 1
     for name in ("results.db", "search.db"):
         assert (damaged / name).read_bytes() == before  # a damaged store is never overwritten
+    assert all(p.read_bytes() == data for p, data in kept.items())  # nor another job's store
     assert not (tmp_path / "s").exists()  # no litter from a refused invocation
 
 
@@ -296,7 +353,7 @@ def test_sigterm_saves_finished_work_and_says_how_to_resume(tmp_path, nb201_tabl
     proc = start_until(cmd, out / "results.db", after=1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "run the same command to resume" in err and "Traceback" not in err
+    assert proc.returncode == 143 and "run the same command to resume" in err and "Traceback" not in err
     kept = count_records(out / "results.db")
     assert kept >= 1
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -335,3 +392,32 @@ def test_report_reproduces_the_table_its_run_printed(tmp_path, nb201_table):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "report settings changed from the study's: ground_truth.target=c100_test_200" in changed.stdout
+
+
+def test_a_second_study_needs_new_run_and_a_report_names_the_others_and_what_is_missing(tmp_path, capsys):
+    out = str(tmp_path / "s")
+    base = ["run", "--preset", "smoke", "--set", "sample.archs=3", "--set", "train.epochs=1", "--out", out]
+    assert cli.main(base) == 0
+    assert cli.main([*base[:-2], "--set", "sample.archs=2", "--out", out]) == 2
+    assert "add --new-run" in capsys.readouterr().err
+    assert cli.main([*base[:-2], "--set", "sample.archs=2", "--new-run", "--out", out]) == 0
+    assert "the folder holds 2 studies; this report is run 2 (runs 1 besides: --run ID)" in capsys.readouterr().out
+    with sqlite3.connect(tmp_path / "s" / "results.db") as conn:  # as a run killed after its first cell leaves it
+        conn.execute("DELETE FROM records WHERE run_id = 1 AND arch_index != (SELECT MIN(arch_index) FROM records)")
+    assert cli.main(["report", out, "--run", "1", "--no-figures"]) == 0
+    assert "the study is unfinished: 1 of its 3 architectures are stored, 2 missing" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_workers_never_outlive_their_killed_driver(tmp_path, nb201_table):
+    cmd = NBCAP + ["space", "--preset", "smoke", "--indices", "0:400", "--workers", "2", "--out", str(tmp_path)]
+    proc = start_until(cmd, tmp_path / "results.db", after=1)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children, "the driver should have started its workers"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.2)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert not alive, f"workers {alive} outlived their driver"

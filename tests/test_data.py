@@ -175,3 +175,43 @@ def test_make_data_keeps_a_copy_already_there(tmp_path, data_root, monkeypatch, 
     )
     assert cli.main(["data", "--data-root", str(data_root), "--download"]) == 0
     assert "already present" in capsys.readouterr().out and decoded == [{"data_root": data_root}]
+
+
+def test_a_damaged_cache_is_named_and_rebuilt(cifar_cache, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "cifar10-jpeg.tar.gz"
+    source.write_bytes(b"a stand-in source: decoding is replaced below")
+    monkeypatch.setattr(cifar10, "decode_source", lambda path: cifar_cache)
+    first = cifar10.load_cifar10(source=source, cache_dir=tmp_path / "cache")
+    (cache,) = (tmp_path / "cache").glob("cifar10-*.npz")
+    assert cifar10.cache_state(source, tmp_path / "cache") == (cache, "sound")
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 3])  # truncated
+    cache_file, state = cifar10.cache_state(source, tmp_path / "cache")
+    assert state.startswith("damaged (BadZipFile")
+    again = cifar10.load_cifar10(source=source, cache_dir=tmp_path / "cache")
+    assert f"the CIFAR-10 cache {cache} is damaged" in capsys.readouterr().err
+    assert np.array_equal(again.train_x, first.train_x) and cifar10.read_cache(cache)[0] is not None
+
+
+def test_an_unusable_cache_location_is_refused_before_any_decoding(tmp_path, monkeypatch):
+    (tmp_path / "cache").write_text("a file, not a folder")
+    monkeypatch.setattr(cifar10, "decode_source", lambda path: pytest.fail("decoded before the check"))
+    with pytest.raises(cifar10.DataError, match="is a file: point NBCAP_CACHE at a folder"):
+        cifar10.load_cifar10(source=tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_nbcap_data_names_a_truncated_archive_and_fails_without_data(tmp_path, capsys):
+    from nasbench_capacitance import cli
+
+    assert cli.main(["data", "--data-root", str(tmp_path)]) == 1
+    assert "missing a usable CIFAR-10 source" in capsys.readouterr().err
+    (tmp_path / "cifar10").mkdir()
+    whole = io.BytesIO()
+    with tarfile.open(fileobj=whole, mode="w:gz") as tar:
+        payload = np.random.default_rng(0).bytes(200_000)  # incompressible: truncation cuts the stream
+        info = tarfile.TarInfo("train/airplane/0.png")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    (tmp_path / "cifar10" / "cifar10-jpeg.tar.gz").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    assert cli.main(["data", "--data-root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "[ ] " + str(tmp_path / "cifar10" / "cifar10-jpeg.tar.gz") + "  (unreadable" in out

@@ -6,6 +6,7 @@ import math
 import sqlite3
 import subprocess
 import sys
+import warnings
 from io import StringIO
 
 import numpy as np
@@ -17,6 +18,7 @@ from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.search import ALGORITHMS, Benchmark, Simulation
 from nasbench_capacitance.search.experiment import plan_search
 from nasbench_capacitance.search.study import Setting, search_once
+from nasbench_capacitance.store.results import load_records
 from nasbench_capacitance.whole_space import table as shipped_table
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -233,3 +235,33 @@ def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, n
         plan_search(["proxy"], ["nwot"], [10], 5, params={"cells": [7]}, pool=tmp_path / "study")
     with pytest.raises(ValueError, match="need the whole space"):
         plan_search(["rea"], [], [10], 5, pool=tmp_path / "study")
+
+
+def test_summaries_are_honest_about_few_seeds_and_repeat_no_budget(tmp_path, nb201_table, capsys):
+    argv = ["search", "--algorithm", "rea", "--budget", "1000,3000,1000", "--table", str(nb201_table)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Degrees of freedom <= 0" must not appear
+        assert cli.main([*argv, "--seeds", "1", "--out", str(tmp_path / "one")]) == 0
+    printed = capsys.readouterr().err
+    assert "nan" not in printed and "(1 seed)" in printed
+    with open(tmp_path / "one" / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["budget"] for r in rows] == ["1000.0", "3000.0"] and rows[0]["ci95_low"] == ""
+    assert "± " not in (tmp_path / "one" / "summary.md").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cli.main([*argv, "--seeds", "2", "--out", str(tmp_path / "two")]) == 0
+    with open(tmp_path / "two" / "summary.csv") as f:
+        assert all(0 <= float(r["ci95_low"]) <= float(r["ci95_high"]) <= 100 for r in csv.DictReader(f))
+
+
+def test_a_live_trained_proxy_states_its_cost_and_keeps_every_cell_it_trained(tmp_path, nb201_table, capsys):
+    argv = ["search", "--algorithm", "warmup", "--proxy", "val_acc", "--param", "warmup=4", "--preset", "smoke"]
+    argv += ["--budget", "600", "--seeds", "2", "--table", str(nb201_table), "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "val_acc is scored live (a training run per cell)" in err and "up to 8 cells" in err
+    _, records = load_records(tmp_path / "proxy-cache")  # the 8 warm-up cells at most, and the one measured
+    assert 1 <= len(records) <= 9 and all("val_acc" in r["metrics"] for r in records)
+    assert cli.main(argv) == 0  # nothing trained again: the stored cells serve the scorer
+    assert len(load_records(tmp_path / "proxy-cache")[1]) == len(records)

@@ -17,7 +17,10 @@ import hashlib
 import io
 import os
 import pickle
+import sys
 import tarfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -203,6 +206,67 @@ def _cache_file(source: Path, cache_dir: Path) -> Path:
     return cache_dir / f"cifar10-{key}.npz"
 
 
+CACHE_SHAPES = {"train_x": (50000, 32, 32, 3), "train_y": (50000,), "test_x": (10000, 32, 32, 3), "test_y": (10000,)}
+
+
+def check_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder, made if missing; refused before any decoding when it cannot be one."""
+    folder = paths.cache_root(cache_dir)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"the cache location {folder} is a file: point {paths.CACHE_ENV} at a folder (made if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create the cache folder {folder} ({exc.strerror}): point {paths.CACHE_ENV} at a writable folder"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"the cache folder {folder} is not writable: point {paths.CACHE_ENV} at a writable folder")
+    return folder
+
+
+def read_cache(cache: Path) -> tuple[Cifar10 | None, str]:
+    """The cached arrays, verified (every array there, of the right shape and type, labels 0..9), or the problem."""
+    try:
+        with np.load(cache) as z:
+            arrays = {name: z[name] for name in CACHE_SHAPES}
+            source = str(z["source"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    for name, shape in CACHE_SHAPES.items():
+        if arrays[name].shape != shape:
+            return None, f"{name} has shape {arrays[name].shape}, not {shape}"
+    if arrays["train_x"].dtype != np.uint8 or arrays["test_x"].dtype != np.uint8:
+        return None, "the images are not uint8"
+    labels = np.concatenate([arrays["train_y"], arrays["test_y"]])
+    if labels.min() < 0 or labels.max() >= len(CLASSES):
+        return None, "labels outside 0..9"
+    return Cifar10(arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"], source), ""
+
+
+def cache_state(source: Path, cache_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The cache file of a source and its state: ``missing``, ``sound`` or ``damaged (why)``."""
+    cache = _cache_file(source, paths.cache_root(cache_dir))
+    if not cache.is_file():
+        return cache, "missing (built on the first load, or by nbcap data --prepare)"
+    data, problem = read_cache(cache)
+    return cache, "sound" if data is not None else f"damaged ({problem}): rebuilt on the next load"
+
+
+def source_problem(path: Path) -> str | None:
+    """Why a CIFAR-10 source cannot be decoded (a missing part, a truncated or corrupt archive), or None."""
+    if not _looks_usable(path):
+        return "not found"
+    if path.is_file():
+        try:
+            with tarfile.open(path, "r:*") as tar:
+                for _ in tar:  # reads the whole archive: a truncated one fails here
+                    pass
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            return f"unreadable: {type(exc).__name__}: {exc}"
+    return None
+
+
 def load_cifar10(
     source: str | os.PathLike | None = None,
     data_root: str | os.PathLike | None = None,
@@ -212,15 +276,14 @@ def load_cifar10(
     src = Path(source) if source is not None else find_source(data_root)
     if not src.exists():
         raise DataError(f"CIFAR-10 source {src} does not exist")
-    cache = _cache_file(src, paths.cache_root(cache_dir))
+    cache = _cache_file(src, check_cache_dir(cache_dir))
     if cache.is_file():
-        try:
-            with np.load(cache) as z:
-                return Cifar10(z["train_x"], z["train_y"], z["test_x"], z["test_y"], str(z["source"]))
-        except (OSError, ValueError, KeyError):
-            cache.unlink(missing_ok=True)  # damaged cache: rebuild it from the source
+        data, problem = read_cache(cache)
+        if data is not None:
+            return data
+        sys.stderr.write(f"the CIFAR-10 cache {cache} is damaged ({problem}): rebuilding it from {src}\n")
+        cache.unlink(missing_ok=True)
     data = decode_source(src)
-    cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
     np.savez(
         tmp, train_x=data.train_x, train_y=data.train_y, test_x=data.test_x, test_y=data.test_y, source=data.source

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, TextIO
@@ -19,6 +22,9 @@ import torch
 from .. import paths
 from ..config import StudyConfig
 from ..store.records import Record
+
+WATCH_SECONDS = 1.0  # how often a worker checks that its driver is alive
+_WATCHED: set[tuple[str, int]] = set()  # per worker process: the drivers a thread already watches
 
 
 def threads_per_worker(cfg: StudyConfig) -> int:
@@ -81,7 +87,8 @@ def _map_in_pool(
         first = next(iter(done))
         return first, rest | (done - {first})
 
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    driver = (socket.gethostname(), os.getpid())
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_driver, initargs=driver) as pool:
         for future in _bounded(
             lambda t: pool.submit(function, t, cfg, threads), wait_one, tasks, in_flight or 2 * workers
         ):
@@ -89,10 +96,34 @@ def _map_in_pool(
                 write(record)
 
 
-def _on_ray_node(function: Task, task: Any, cfg: StudyConfig, threads: int) -> list[Record]:
+def exit_with_driver(host: str, pid: int) -> None:
+    """In a worker: exit as soon as the driver that started it is gone (killed: nothing would read its results).
+
+    A thread checks every second whether the driver's process still exists; on another host (a Ray node)
+    Ray ends the tasks of a driver whose job died, so there is nothing to check.
+    """
+    if host != socket.gethostname() or (host, pid) in _WATCHED:
+        return
+    _WATCHED.add((host, pid))
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # the pid is alive under another user's name
+            time.sleep(WATCH_SECONDS)
+
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
+
+
+def _on_ray_node(function: Task, task: Any, cfg: StudyConfig, threads: int, driver: tuple[str, int]) -> list[Record]:
     """``function`` in a Ray worker; each record notes the node that computed it."""
     import ray
 
+    exit_with_driver(*driver)
     node = ray.get_runtime_context().get_node_id()
     records = function(task, cfg, threads)
     for record in records:
@@ -144,7 +175,7 @@ def _map_on_ray(
     submitted: set = set()
 
     def submit(task: Any) -> Any:
-        ref = remote.remote(function, task, cfg, threads)
+        ref = remote.remote(function, task, cfg, threads, (socket.gethostname(), os.getpid()))
         submitted.add(ref)
         return ref
 

@@ -197,6 +197,18 @@ def get(name: str) -> Metric:
     return REGISTRY[name]
 
 
+def check_names(names: Iterable[str]) -> list[str]:
+    """``names`` without repeats, each a registered metric; every unknown one is named in one message."""
+    chosen = list(dict.fromkeys(names))
+    unknown = [n for n in chosen if n not in REGISTRY]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        raise ValueError(
+            f"unknown metric{'s' if len(unknown) > 1 else ''} {listed}; available: {', '.join(sorted(REGISTRY))}"
+        )
+    return chosen
+
+
 def available(kind: str | None = None, pattern: str | None = None) -> list[str]:
     """Registered metric names in registration order, optionally of one kind and matching a glob pattern."""
     return [

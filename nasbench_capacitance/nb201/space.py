@@ -88,7 +88,11 @@ class Arch:
         if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
             return arch_from_index(int(spec))
         if isinstance(spec, str):
-            return arch_from_index(int(spec)) if spec.strip().lstrip("-").isdigit() else cls.from_string(spec)
+            if spec.strip().lstrip("-").isdigit():
+                return arch_from_index(int(spec))
+            if _looks_numeric(spec):
+                raise ValueError(f"an NB201 index is a whole number 0..{NUM_ARCHS - 1}, got {spec!r}")
+            return cls.from_string(spec)
         if isinstance(spec, (tuple, list, np.ndarray)):
             return cls.from_naslib(spec)
         if callable(getattr(spec, "get_op_indices", None)):
@@ -179,6 +183,14 @@ class Arch:
                     terms.append(f"({nodes[src]})@{op}")
             nodes[node] = "+".join(sorted(terms))
         return nodes[NUM_NODES - 1]
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,16 +16,23 @@ from ..config import StudyConfig
 from ..outputs import write_rows
 from ..scorer import Scorer
 from ..store import identity
-from ..store.results import load_records, results_file
+from ..store.results import KIND_NAMES, SEARCH_DB, check_folder, folder_kind, load_records, results_file
 from .algorithms import algorithm
 from .simulation import Benchmark
-from .study import DB_NAME, SearchStore, Setting, expand, outcomes, run_searches
+from .study import SearchStore, Setting, expand, outcomes, run_searches
 
 SUMMARY = "summary.csv"
 
 
 def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
     """The cells a study scored without failure, and its configuration (to read its scores back)."""
+    kind = folder_kind(study) if Path(study).is_dir() else None
+    if kind != "study":
+        what = KIND_NAMES[kind] if kind else "no study"
+        raise ValueError(
+            f"--pool {study} holds {what}: --pool takes the folder of a study (nbcap run), whose scored cells "
+            "bound the search and whose scores it reads"
+        )
     db = results_file(study)
     run, records = load_records(db)
     cells = np.array(sorted(r["index"] for r in records if r["status"] != "failed"), dtype=np.int64)
@@ -35,7 +42,7 @@ def pool_of(study: str | os.PathLike) -> tuple[np.ndarray, StudyConfig]:
 
 
 def check_proxies(names: Sequence[str]) -> None:
-    for name in names:
+    for name in metrics.check_names(names):
         metric = metrics.get(name)
         if metric.kind == "calibrated":
             raise ValueError(
@@ -56,12 +63,48 @@ class SearchPlan:
     seeds: range
 
     def run(self, out: str | os.PathLike, stream: TextIO | None = None) -> Path:
-        """Run every setting's missing seeds into ``out/search.db``; write the summary and figure."""
+        """Run every setting's missing seeds into ``out/search.db``; write the summary and figure.
+
+        A proxy scored live keeps every cell it scores in ``out/proxy-cache`` (a study of its
+        configuration; a pool's study for ``--pool``), so an interrupted search keeps that work and the
+        next run reuses it; before the searches start, the time such a proxy may take is stated.
+        """
         stream = stream if stream is not None else sys.stderr
         out = Path(out)
-        run_searches(out / DB_NAME, self.settings, self.seeds, self.bench, self.scorers, stream)
+        check_folder(out, "search", "choose another folder for the search")
+        for name, scorer in self.scorers.items():
+            if name is not None and scorer is not None and scorer.source == "live":
+                self._state_live_cost(name, scorer, out / PROXY_CACHE, stream)
+        run_searches(out / SEARCH_DB, self.settings, self.seeds, self.bench, self.scorers, stream)
         drawn = {setting.key for setting in self.settings}
         return write_search_report(out, self.budgets, self.seeds, self.bench, stream, drawn)
+
+    def cells_bound(self, proxy: str) -> int:
+        """At most how many distinct cells the proxy may score over every setting and seed."""
+        per_seed = {"warmup": "warmup", "proxy": "cells"}
+        bound = 0
+        for setting in self.settings:
+            if setting.proxy == proxy:
+                param = per_seed.get(setting.algorithm)
+                bound += (setting.params[param] if param else len(self.bench.pool)) * len(self.seeds)
+        return min(bound, len(self.bench.pool))
+
+    def _state_live_cost(self, name: str, scorer: Scorer, cache: Path, stream: TextIO) -> None:
+        if scorer.store is None:
+            scorer.keep_in(cache)
+        if set(self.bench.pool.tolist()) <= scorer.stored_cells():
+            return  # every cell it may score is stored already (a pool's study)
+        first = int(self.bench.pool[0])
+        seconds = scorer.seconds(first)  # one cell scored (and kept) to measure it
+        cells = self.cells_bound(name)
+        stream.write(
+            f"{name} is scored live ({'a training run' if scorer.needs.training else 'its passes'} per cell): "
+            f"one cell costs {seconds:.1f} s here, and these searches may score up to {cells:,} cells, about "
+            f"{cells * seconds / 3600:.1f} h; every scored cell is kept in {scorer.store} and reused by the next run\n"
+        )
+
+
+PROXY_CACHE = "proxy-cache"  # inside a search's folder: the study that keeps a live proxy's scored cells
 
 
 def plan_search(
@@ -95,6 +138,11 @@ def plan_search(
         if too_many:
             raise ValueError(f"--param cells={too_many[0]} is more than the {len(cells)} cells of --pool {pool}")
     bench = Benchmark(table or paths.ground_truth_table(), dataset, pool=cells)
+    if max(budgets) > bench.horizon_limit:
+        raise ValueError(
+            f"--budget {max(budgets):g}: training every one of the {len(bench.pool)} cells once costs "
+            f"{bench.horizon_limit:,.0f} {bench.unit} on this clock, and a search never needs more; give at most that"
+        )
     scorer_config = pool_config or config
     scorers: dict[str | None, Any] = {None: None}
     for name in sorted({p for _, p, _ in combos if p}):
@@ -125,7 +173,7 @@ def write_search_report(
 
     rows, curves, counts, labels = [], {}, set(), set()
     grid = np.geomspace(min(min(budgets), 10.0), max(budgets), 120)
-    with SearchStore(out / DB_NAME) as store:
+    with SearchStore(out / SEARCH_DB) as store:
         for setting_id, setting in store.settings():
             if setting.dataset != bench.dataset.name:
                 continue
@@ -156,12 +204,13 @@ def write_search_report(
 
 
 def markdown_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
-    """One row per search, one column per budget: mean ± std over seeds (n), for README."""
+    """One row per search, one column per budget: mean ± std over seeds (n; one seed: the mean alone)."""
     budgets = sorted({r["budget"] for r in rows})
     unit = "s" if bench.unit == "s" else " evaluations"
     cells: dict[str, dict[float, str]] = {}
     for r in rows:
-        cells.setdefault(r["label"], {})[r["budget"]] = f"{r['mean']:.2f} ± {r['std']:.2f}"
+        spread = f" ± {r['std']:.2f}" if r["n"] > 1 else ""
+        cells.setdefault(r["label"], {})[r["budget"]] = f"{r['mean']:.2f}{spread}"
     seeds = "/".join(sorted({str(r["n"]) for r in rows}))
     lines = [
         f"| search ({bench.dataset.name}, {seeds} seeds) | " + " | ".join(f"{b:g}{unit}" for b in budgets) + " |",
@@ -180,8 +229,10 @@ def format_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
     ]
     for r in rows:
         budget = f"{r['budget']:g}{'s' if r['unit'] == 's' else ' ev'}"
+        spread = f"± {r['std']:<4.2f}" if r["n"] > 1 else "(1 seed)"
+        interval = f"[{r['ci95_low']:.2f}, {r['ci95_high']:.2f}]" if r["n"] > 1 else ""
         lines.append(
-            f"{r['label']:<34}{budget:>10} {r['n']:>5} {r['mean']:>8.2f} ± {r['std']:<4.2f} "
-            f"[{r['ci95_low']:.2f}, {r['ci95_high']:.2f}] {r['trained_cells']:>7.1f}"
+            f"{r['label']:<34}{budget:>10} {r['n']:>5} {r['mean']:>8.2f} {spread:<8} {interval:>17} "
+            f"{r['trained_cells']:>7.1f}"
         )
     return "\n".join(lines) + "\n"

@@ -66,6 +66,24 @@ class Benchmark:
         self.seconds_per_unit = 1.0 if self.dataset.cost else mean_cost  # converts a proxy's seconds to clock units
         self.pool = np.arange(len(self.signal)) if pool is None else np.asarray(pool, dtype=np.int64)
         self.optimum = float(np.nanmax(self.test))
+        self._check_pool(table)
+
+    def _check_pool(self, table: str | os.PathLike) -> None:
+        """Every cell a search can train must have a signal, a test accuracy and a positive cost, or the
+        clock would stall (a NaN or zero cost never reaches the budget)."""
+        bad = ~(np.isfinite(self.signal) & np.isfinite(self.test) & np.isfinite(self.cost) & (self.cost > 0))[self.pool]
+        if bad.any():
+            example = int(self.pool[np.flatnonzero(bad)[0]])
+            raise ValueError(
+                f"{table} lacks the 12-epoch signal, the 200-epoch test accuracy or a positive cost of "
+                f"{int(bad.sum())} of the cells a search may train (cell {example} first): a search on "
+                f"{self.dataset.name} needs all of them; the shipped data/nb201/nb201_merged.csv.gz has them"
+            )
+
+    @property
+    def horizon_limit(self) -> float:
+        """The clock that trains every cell of the pool once: no budget needs more."""
+        return float(self.cost[self.pool].sum())
 
     @property
     def unit(self) -> str:

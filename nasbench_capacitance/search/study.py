@@ -28,7 +28,6 @@ from ..store.results import config_hash, open_store
 from .algorithms import algorithm, check_param
 from .simulation import Benchmark, OutOfBudget, Simulation, Trajectory
 
-DB_NAME = "search.db"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
     setting_id INTEGER PRIMARY KEY,
@@ -217,6 +216,7 @@ class Outcome:
     trained: np.ndarray  # cells trained by then, one per seed
 
     def row(self, bench: Benchmark) -> dict[str, Any]:
+        """Mean, sd and a 95% t-interval of the mean over the seeds, clipped to 0..100 (none for one seed)."""
         values = self.accuracies[np.isfinite(self.accuracies)]
         n = len(values)
         mean = float(values.mean()) if n else math.nan
@@ -232,8 +232,8 @@ class Outcome:
             "n": n,
             "mean": mean,
             "std": std,
-            "ci95_low": mean - half,
-            "ci95_high": mean + half,
+            "ci95_low": max(0.0, mean - half) if n > 1 else math.nan,
+            "ci95_high": min(100.0, mean + half) if n > 1 else math.nan,
             "regret": bench.optimum - mean,
             "trained_cells": float(self.trained.mean()),
             "pool": self.setting.pool,

@@ -30,6 +30,13 @@ from ..outputs import to_json
 from .records import Record
 
 DB_NAME = "results.db"  # a study's or a whole-space scoring's store, inside its folder
+SEARCH_DB = "search.db"  # a search study's store, inside its folder
+KIND_NAMES = {  # what a folder's store holds, by kind, as messages name it
+    "study": "a study (nbcap run, or a Scorer's store)",
+    "space": "a whole-space scoring (nbcap space)",
+    "search": "a search (nbcap search)",
+    "mixed": "the stores of several kinds of job",
+}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY,
@@ -103,7 +110,7 @@ def open_store(path: Path, schema: str, kind: str) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(
             f"{path} is not a {kind} store this tool can open ({exc}): it is damaged, foreign or on a "
-            "read-only filesystem; it was left as it is. Move it away or choose another --out"
+            "read-only filesystem; it was left as it is. Move it away, or use another folder"
         ) from None
     except OSError as exc:
         raise StoreError(f"cannot create {path.parent} ({exc.strerror}): choose a writable --out") from None
@@ -235,6 +242,55 @@ def _metric_sort_key(column: str) -> tuple:
         return (name, float(epoch), epoch)
     except ValueError:
         return (name, math.inf, epoch)
+
+
+def folder_kind(folder: str | os.PathLike) -> str | None:
+    """What job a folder's store belongs to: ``study``, ``space``, ``search``, ``mixed``; None when it has none."""
+    from .identity import kind_of
+
+    folder = Path(folder)
+    kinds = {"search"} if (folder / SEARCH_DB).is_file() else set()
+    if (folder / DB_NAME).is_file():
+        with ResultStore(folder / DB_NAME) as store:  # a damaged store is named here
+            kinds |= {kind_of(run["config"]) for run in store.runs()}
+    return None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def check_folder(folder: str | os.PathLike, kind: str, fix: str) -> None:
+    """Refuse, before any work, a folder whose store belongs to another kind of job (see :data:`KIND_NAMES`).
+
+    ``fix`` completes the message (``"choose another --out"``). Nothing is written.
+    """
+    found = folder_kind(folder)
+    if found is not None and found != kind:
+        raise StoreError(f"{folder} holds {KIND_NAMES[found]}, not {KIND_NAMES[kind]}; it was left as it is: {fix}")
+
+
+def check_study(folder: str | os.PathLike, identity: dict, new_run: bool, fix: str | None) -> None:
+    """Refuse a study folder that holds a study of another configuration, unless ``new_run`` says to add one.
+
+    ``fix`` names the way to add one (``"add --new-run"``; None: there is none); the message names the keys
+    that differ.
+    """
+    check_folder(folder, "study", f"choose another folder for {KIND_NAMES['study']}")
+    db = Path(folder) / DB_NAME
+    if new_run or not db.is_file():
+        return
+    with ResultStore(db) as store:
+        runs = store.runs()
+    if not runs or any(run["config"] == identity for run in runs):
+        return
+    stored = runs[-1]["config"]
+    differs = [
+        f"{section}.{key}: {stored.get(section, {}).get(key)!r} -> {identity.get(section, {}).get(key)!r}"
+        for section in sorted(set(stored) | set(identity))
+        for key in sorted(set(stored.get(section, {})) | set(identity.get(section, {})))
+        if stored.get(section, {}).get(key) != identity.get(section, {}).get(key)
+    ]
+    both = f", or {fix} to keep both studies in it (a report then shows the latest and names the others)" if fix else ""
+    raise StoreError(
+        f"{folder} holds a study of another configuration (differs in {'; '.join(differs)}); use another folder{both}"
+    )
 
 
 def results_file(path: str | os.PathLike) -> Path:

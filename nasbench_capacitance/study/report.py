@@ -19,6 +19,7 @@ from ..data.ground_truth import GroundTruth
 from ..evaluation import ranking
 from ..metrics import calibrated
 from ..outputs import to_json, write_rows
+from ..store import identity
 from ..store.records import Record
 from ..store.results import ResultStore, load_records, results_file
 
@@ -115,33 +116,59 @@ def format_table(rows: list[dict], target_label: str, statuses: dict[str, int]) 
     return "\n".join(lines)
 
 
+def _other_studies(run: dict, others: list[dict]) -> list[str]:
+    if not others:
+        return []
+    ids = ", ".join(str(r["run_id"]) for r in others)
+    return [
+        f"the folder holds {len(others) + 1} studies; this report is run {run['run_id']} (runs {ids} besides: --run ID)"
+    ]
+
+
+def _unfinished(records: list[Record], cfg: config.StudyConfig) -> list[str]:
+    from .run import sample
+
+    missing = set(sample(cfg)) - {r["index"] for r in records}
+    if not missing:
+        return []
+    total = len(records) + len(missing)
+    return [
+        f"the study is unfinished: {len(records)} of its {total} architectures are stored, {len(missing)} missing; "
+        "the command that started it resumes it"
+    ]
+
+
 def write_report(
     out_dir: str | Path,
     stream: TextIO | None = None,
     figures: bool = True,
     overrides: Sequence[str] = (),
     settings: dict | None = None,
+    run_id: int | None = None,
 ) -> list[dict]:
     """Rebuild records.csv, correlations.csv/.json, the figures and the printed table from ``out_dir``.
 
-    The stored records are evaluated with the ``ground_truth``/``evaluation`` settings the study was
-    run with (stored with it), or ``settings`` (those sections, parsed), updated by ``overrides`` such
-    as ``ground_truth.target=c10_test_200``, which the printout names. The table goes to ``stream``
-    (default: ``sys.stdout``).
+    The stored records (of the latest study in the folder, or of ``run_id``) are evaluated with the
+    ``ground_truth``/``evaluation`` settings the study was run with (stored with it), or ``settings``
+    (those sections, parsed), updated by ``overrides`` such as ``ground_truth.target=c10_test_200``,
+    which the printout names. The table goes to ``stream`` (default: ``sys.stdout``); it says when the
+    folder holds other studies and when the study is unfinished.
     """
     stream = stream if stream is not None else sys.stdout
     out = Path(out_dir)
     db = results_file(out)
     if not db.is_file():
         raise FileNotFoundError(f"{db} not found: run `nbcap run --out {out}` first")
-    run, records = load_records(db)
+    run, records = load_records(db, run_id)
     with ResultStore(db) as store:
         saved = store.report_settings(run["run_id"])
-    base = {**run["config"], **saved, **(settings or {})}
-    stored = {**run["config"], **config.report_settings(base, overrides)}
-    cfg = config.StudyConfig.from_dict(stored, f"the study in {db}")
+        others = [r for r in store.runs() if r["run_id"] != run["run_id"]]
+    study = identity.config_of_study(run["config"], f"the study in {db}").as_dict()
+    base = {**study, **saved, **(settings or {})}
+    cfg = config.StudyConfig.from_dict({**study, **config.report_settings(base, overrides)}, f"the study in {db}")
     if not records:
         raise LookupError(f"{db} holds no records yet")
+    notes = _other_studies(run, others) + _unfinished(records, cfg)
     gt = ground_truth_for(cfg)
     truth = gt.accuracies([r["index"] for r in records])
     ev = cfg.evaluation
@@ -166,6 +193,8 @@ def write_report(
         plots.write_all(out, records, truth, rows, gt.target.label)
     if overrides:
         stream.write(f"report settings changed from the study's: {', '.join(overrides)}\n")
+    for note in notes:
+        stream.write(f"note: {note}\n")
     stream.write(format_table(rows, gt.target.label, statuses) + "\n")
     failed = [r for r in records if r["status"] != "ok"]
     for r in failed:

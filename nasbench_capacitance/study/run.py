@@ -23,7 +23,7 @@ from ..execution.runner import execute, planned_threads
 from ..nb201 import space
 from ..store import identity
 from ..store.records import Record
-from ..store.results import ResultStore, RunLedger, results_file
+from ..store.results import ResultStore, RunLedger, check_study, results_file
 from .evaluate import evaluate_architecture, prepare_data, provenance, resolve_device
 
 
@@ -70,16 +70,20 @@ def run_study(
     out_dir: str | os.PathLike,
     stream: TextIO | None = None,
     on_record: Callable[[Record], None] | None = None,
+    new_run: bool = False,
 ) -> Path:
     """Evaluate the configured sample into ``out_dir/results.db``, resuming whatever is already there.
 
-    Progress goes to ``stream`` (default: the current ``sys.stderr``).
+    A folder that holds a whole-space scoring, a search or a study of another configuration is refused
+    before any work, unless ``new_run`` adds this study beside the other one. Progress goes to
+    ``stream`` (default: the current ``sys.stderr``).
     """
     stream = stream if stream is not None else sys.stderr
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.run.device)
     study, indices = identity.study(cfg), sample(cfg)
+    check_study(out, study, new_run, "pass new_run=True (nbcap run --new-run)")
 
     @contextlib.contextmanager
     def ledger(path: Path) -> Iterator[RunLedger]:

@@ -29,7 +29,7 @@ from ..execution.runner import execute
 from ..nb201 import space
 from ..store import identity
 from ..store.records import Record
-from ..store.results import ResultStore, RunLedger, results_file
+from ..store.results import ResultStore, RunLedger, check_folder, results_file
 from ..study.evaluate import evaluate_architecture, provenance, resolve_device
 from ..study.run import worker_data
 
@@ -45,7 +45,7 @@ def training_free_metrics(names: Iterable[str] | None = None) -> list[str]:
     free = metrics.available("arch") + metrics.available("init")
     if names is None:
         return free
-    chosen = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    chosen = metrics.check_names(n.strip() for n in names if n.strip())
     if not chosen:
         raise SpaceError(f"--metrics names no metric; choose from {', '.join(free)}")
     for name in chosen:
@@ -163,7 +163,7 @@ def _with_copies(record: Record, source: Record, names: list[str]) -> Record:
     return record
 
 
-def check_study(store: ResultStore, wanted: dict, out: Path) -> None:
+def check_scoring(store: ResultStore, wanted: dict, out: Path) -> None:
     """Refuse a folder that holds another study: its records were computed differently.
 
     Runs that differ only in their metrics are columns of one scoring (a metric added later, such as a
@@ -247,11 +247,12 @@ def score_space(
     study = identity.space_scoring(cfg, chosen, iso_copy)
     device = resolve_device(cfg.run.device)
     out.mkdir(parents=True, exist_ok=True)
+    check_folder(out, "space", "choose another folder for the scoring")
 
     @contextlib.contextmanager
     def ledger(path: Path) -> Iterator[RunLedger]:
         with ResultStore(path) as store:
-            check_study(store, study, out)
+            check_scoring(store, study, out)
             yield RunLedger(store, store.start_run(study, provenance(cfg, device)))
 
     def compute(todo: list[int], write: Callable[[Record], None]) -> None:
