@@ -386,7 +386,9 @@ def presets() -> str:
         "on a batch of 64, the probe reading the probe batch's own BatchNorm statistics. `make figures` copies its\n"
         "correlations to `quick_correlations.csv` (`nbcap report out/quick` prints the table again); Kendall τ against\n"
         "`c10valid_xvalid_200_v10` at each metric's largest budget, with a 95% bootstrap interval; τ > 10.5% leaves out\n"
-        "the cells at chance level, τ | params holds parameter count fixed.\n\n"
+        "the cells at chance level, τ | params holds parameter count fixed. One training seed on one thread: a trained\n"
+        "metric's τ moves by up to about 0.16 between seeds and machines at 40 cells (the trained rows here are one\n"
+        "draw, not a mean; the β_eff study gives means over seeds), the zero-cost rows do not move with training.\n\n"
         + table(["metric", "kind", "epoch", "n", "τ [95%]", "ρ", "P@10%", "τ > 10.5%", "τ \\| params"], body)
         + "\n"
         + "".join(
@@ -399,7 +401,9 @@ def presets() -> str:
         f"- **Training-based predictors are weak after 314 SGD steps**: validation accuracy τ {f3(get['val_acc']['kendall_tau'])},\n"
         f"  the best trained metric `{trained[0]['metric']}` {f3(trained[0]['kendall_tau'])}.\n"
         f"- **β_eff of the trained probe does not rank**: after 4 epochs `beta_weight` {f3(get['beta_weight']['kendall_tau'])} and\n"
-        f"  `beta_gradient` {f3(get['beta_gradient']['kendall_tau'])}; its reading at initialisation is what ranks ([the β_eff study](beta_study.md)).\n\n"
+        f"  `beta_gradient` {f3(get['beta_gradient']['kendall_tau'])}; its reading at initialisation is what ranks: `beta_init`\n"
+        f"  {f3(get['beta_init']['kendall_tau'])}, and `beta_ridge`, fitted on the whole trajectory (the initial snapshot\n"
+        f"  included), {f3(get['beta_ridge']['kendall_tau'])} on the cells outside its calibration set ([the β_eff study](beta_study.md)).\n\n"
         "![Kendall τ against the training budget, quick preset](../../figures/quick_tau_vs_epoch.png)\n"
         "![Kendall τ of the training-free metrics, quick preset](../../figures/quick_tau_training_free.png)\n\n"
         "How other reduced protocols rank the same kind of sample, against their seconds: the fidelity frontier in\n"

@@ -38,6 +38,7 @@ _EXPORTS = {
     "SimulatedAPI": "adapters",
     "run_search_study": "search.experiment",
     "load_records": "store.results",
+    "load_plugin": "metrics.plugins",
 }
 _RENAMED = {"load_config": "load"}
 

@@ -26,6 +26,17 @@ def _config_args(p: argparse.ArgumentParser, default_help: str) -> None:
     )
 
 
+def _plugin_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plugin",
+        dest="plugins",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="load metrics of your own from a Python file or module (repeatable; also NBCAP_PLUGINS)",
+    )
+
+
 def _execution_args(p: argparse.ArgumentParser, items: str) -> None:
     p.add_argument("--workers", type=_positive, help=f"evaluate {items} in N processes")
     p.add_argument(
@@ -95,8 +106,8 @@ def _load(args: argparse.Namespace) -> config.StudyConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .store import identity
     from .store.results import check_study
+    from .study.evaluate import study_identity
     from .study.report import ground_truth_for, write_report
     from .study.run import run_study
 
@@ -104,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ground_truth_for(cfg)  # a wrong table or target is refused now, not after the whole sample has trained
     _check_data(cfg)
     _check_out(args.out, "study")
-    check_study(args.out, identity.study(cfg), args.new_run, "add --new-run")
+    check_study(args.out, study_identity(cfg), args.new_run, "add --new-run")
     print(
         f"nbcap run: {cfg.sample.archs if not cfg.sample.indices else len(cfg.sample.indices)} "
         f"architectures, C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, "
@@ -237,9 +248,79 @@ def _budgets(text: str) -> list[float]:
     return budgets
 
 
+def _scores_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scores",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="scores computed elsewhere as metrics: a CSV (index or arch_str, then one column per score) or "
+        "NASLib's zero-cost JSON (repeatable)",
+    )
+    p.add_argument("--scores-prefix", default="", metavar="PREFIX", help="import the columns as PREFIX+column")
+    p.add_argument(
+        "--sign", dest="signs", action="append", default=[], metavar="NAME=-1", help="a lower-is-better column"
+    )
+
+
+def _pairs(texts: list[str], option: str, kind: type, example: str) -> dict:
+    """``NAME=VALUE`` options as a dict; a malformed one names the form."""
+    out = {}
+    for text in texts:
+        name, sep, value = (part.strip() for part in text.partition("="))
+        try:
+            out[name] = kind(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise config.ConfigError(f"{option} {text}: expected NAME=VALUE, e.g. {option} {example}")
+    return out
+
+
+def _import_scores(args: argparse.Namespace) -> list:
+    """The --scores files, read and registered as metrics before any work."""
+    from .metrics import imported
+
+    signs = _pairs(args.signs, "--sign", int, "my_loss=-1")
+    files = [imported.read_scores(path, args.scores_prefix, signs) for path in args.scores]
+    for scores in files:
+        imported.register(scores)
+    if signs and not files:
+        raise config.ConfigError("--sign applies to the columns of --scores FILE: give the file")
+    return files
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison.run import compare
+
+    files = _import_scores(args)
+    cfg = _load(args)
+    costs = _pairs(args.costs, "--cost", float, "naslib_nwot=0.05")
+    _check_out_folder(args.out)
+    compare(
+        _names(args.metrics),
+        cfg,
+        args.out,
+        cells=args.cells,
+        whole_space=args.whole_space,
+        imported=files,
+        costs=costs,
+        seeds=args.seeds,
+    )
+    return 0
+
+
+def _check_out_folder(out: str) -> None:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise config.ConfigError(f"--out {out} is a file; give a folder (it is made if missing)")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .search.experiment import plan_search
 
+    if _import_scores(args):
+        print("imported scores are charged 0 s per cell on the search's clock", file=sys.stderr)
     cfg = (
         config.load(args.preset, args.config, args.overrides) if args.preset or args.config or args.overrides else None
     )
@@ -306,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="train and score a sample of NB201, compare with the benchmark")
     _config_args(p, f"a packaged configuration (default {config.DEFAULT_PRESET} unless --config is given)")
+    _plugin_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="study directory; the same DIR resumes")
     p.add_argument(
         "--new-run",
@@ -316,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("space", help="score every NB201 cell (or a range) with training-free metrics; resumable")
     _config_args(p, f"network and data setting (default {config.DEFAULT_PRESET})")
+    _plugin_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="scoring directory; the same DIR resumes")
     p.add_argument("--metrics", help="comma-separated training-free metrics (default: every arch and init metric)")
     p.add_argument("--indices", metavar="START:STOP", help="official indices START..STOP-1 (default 0:15625)")
@@ -346,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arch", help="NB201 index or architecture string")
     p.add_argument("--metrics", help="comma-separated metric names (default: all the run yields)")
     p.add_argument("--epochs", type=int, help="training epochs (0: costs and zero-cost proxies only, no training)")
+    _plugin_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object on one line")
     _config_args(p, "configuration for training (default quick)")
     p.set_defaults(func=cmd_score)
@@ -376,8 +460,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", metavar="DIR", help="search only the cells a study (nbcap run) scored; random/proxy")
     p.add_argument("--table", metavar="FILE", help="NB201 table with 12-epoch signals and costs (default: found)")
     _config_args(p, "how the proxy is scored when it is not read from the whole-space table (default quick)")
+    _scores_args(p)
+    _plugin_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="search directory; the same DIR resumes")
     p.set_defaults(func=cmd_search)
+    p = sub.add_parser("compare", help="any training-free metric beside every baseline, and inside a search")
+    p.add_argument("metrics", help="comma-separated metrics to compare (built-in, from --plugin or --scores)")
+    p.add_argument("--cells", type=_positive, help="a seeded uniform sample of N cells (default 1000)")
+    p.add_argument("--whole-space", action="store_true", help="every NB201 cell instead of a sample")
+    p.add_argument(
+        "--cost", dest="costs", action="append", default=[], metavar="NAME=SECONDS",
+        help="the seconds per cell an imported score is charged in the searches (default: the file's, else 0)",
+    )  # fmt: skip
+    p.add_argument("--seeds", type=_positive, default=100, help="searches per setting (default 100)")
+    _scores_args(p)
+    _plugin_args(p)
+    _config_args(p, "the setting the baselines and any metric computed here use (default quick)")
+    _execution_args(p, "cells")
+    p.add_argument("--out", required=True, metavar="DIR", help="comparison directory; the same DIR resumes")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("data", help="where datasets and ground truth are looked for; --prepare builds the cache")
     p.add_argument("--data-root", help=f"instead of ${'NBCAP_DATA'}")
     p.add_argument("--prepare", action="store_true", help="decode CIFAR-10 into the uint8 cache now")
@@ -402,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        from .metrics import plugins
+
+        plugins.load_all(getattr(args, "plugins", []))
         return args.func(args)
     except KeyboardInterrupt as exc:
         print(
@@ -410,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 143 if isinstance(exc, Terminated) else 130
     except (config.ConfigError, FileNotFoundError, LookupError, PermissionError, RuntimeError, ValueError) as exc:
+        frames = getattr(exc, "user_traceback", "")  # a plug-in's own code raised: where, in its own frames
+        if frames:
+            print(f"Traceback of the plug-in (most recent call last):\n{frames}", file=sys.stderr, end="")
         print(f"nbcap {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

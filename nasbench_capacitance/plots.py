@@ -345,3 +345,25 @@ def fidelity_frontier(path: Path, rows: list[dict], front: list[dict], target: s
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def tau_bars(path: Path, rows: list[dict], target: str, highlight: list[str]) -> None:
+    """Kendall τ of every metric with its 95% interval on one target, the compared metrics highlighted."""
+    mine = sorted(
+        (r for r in rows if r["target"] == target and r["subset"] == "all"),
+        key=lambda r: np.nan_to_num(r["kendall_tau"], nan=-2),
+    )
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(mine) + 1.2))
+    y = np.arange(len(mine))
+    taus = np.array([r["kendall_tau"] for r in mine], dtype=float)
+    low = taus - np.array([r["kendall_low"] for r in mine], dtype=float)
+    high = np.array([r["kendall_high"] for r in mine], dtype=float) - taus
+    colours = ["tab:red" if r["metric"] in highlight else "tab:blue" for r in mine]
+    ax.barh(y, taus, xerr=[low, high], color=colours, alpha=0.8, capsize=2)
+    ax.set_yticks(y, [r["metric"] for r in mine], fontsize=8)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"Kendall τ vs {target} (95% bootstrap interval)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

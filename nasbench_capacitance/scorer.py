@@ -30,7 +30,15 @@ from .metrics import Needs
 from .nb201.space import NUM_ARCHS, Arch
 from .store import identity
 from .store.records import Record
-from .store.results import results_file
+from .store.results import ResultStore, StoreError, check_study, exclusive_writer, results_file
+from .study.evaluate import (
+    evaluate_architecture,
+    metric_names,
+    prepare_data,
+    provenance,
+    resolve_device,
+    study_identity,
+)
 
 SOURCES = ("auto", "table", "live")
 TABLE_PRESET = "quick"  # the configuration the shipped whole-space table was scored with
@@ -84,6 +92,7 @@ class Scorer:
         self.budget = self._budget(budget)
         self.source = self._source(source, table)
         self._table = _table_column(self.metric.name, table) if self.source == "table" else None
+        self._table_path = Path(table) if table is not None else None
         self._db = _store_file(store, self.config) if store is not None else None
         self._data: Any = None
         self._records: dict[int, Record] = {}
@@ -122,10 +131,9 @@ class Scorer:
     @property
     def identity(self) -> dict[str, Any]:
         """What fixes this scorer's scores and charged seconds (part of a search setting's identity)."""
-        from .study.evaluate import resolve_device
-
         device = TABLE_DEVICE if self.source == "table" else str(resolve_device(self.config.run.device))
-        return identity.proxy_scoring(self.source, self.budget, self.config, device)
+        table = str(self._table_path) if self._table_path is not None else ""
+        return identity.proxy_scoring(self.source, self.budget, study_identity(self.config), device, table)
 
     def get_data_reqs(self) -> dict[str, Any]:
         """NASLib's data requirements dict, plus ``training``/``calibration``/``epochs`` in our terms."""
@@ -246,16 +254,12 @@ class Scorer:
     def _names(self) -> list[str]:
         """What one evaluation computes: everything a study of this configuration stores (with a store,
         so the records serve ``nbcap run`` too), else what this metric reads."""
-        from .study.evaluate import metric_names
-
         if self._db is not None or self.metric.kind == "calibrated":
             names = metric_names(self.config)
             return names if self._db is not None else [n for n in names if metrics.get(n).kind == "curve"]
         return [self.name]
 
     def _evaluate(self, index: int) -> Record:
-        from .study.evaluate import evaluate_architecture, prepare_data
-
         if self._data is None and (self.needs.network or self.needs.training):
             self._data = prepare_data(self.config)
         record = evaluate_architecture(index, self.config, self._data, self._names())
@@ -271,21 +275,17 @@ class Scorer:
         if self._on_disk is None:
             self._on_disk = {}
             if self._db.is_file():  # read only: a store of another configuration is left untouched
-                from .store.results import ResultStore
-
                 with ResultStore(self._db) as store:
-                    run_id = store.find_run(identity.study(self.config))
+                    run_id = store.find_run(study_identity(self.config))
                     self._on_disk = {r["index"]: r for r in store.records(run_id)} if run_id is not None else {}
         return self._on_disk.get(index)
 
     def _write(self, record: Record) -> None:
-        from .store.results import ResultStore, exclusive_writer
-        from .study.evaluate import provenance, resolve_device
 
         assert self._db is not None
         with exclusive_writer(self._db), ResultStore(self._db) as store:  # the run `nbcap run` of this config uses
             run_id = store.start_run(
-                identity.study(self.config), provenance(self.config, resolve_device(self.config.run.device))
+                study_identity(self.config), provenance(self.config, resolve_device(self.config.run.device))
             )
             store.add_record(run_id, record)
 
@@ -299,16 +299,12 @@ def cells_of(archs: Any, method: str) -> list[Any]:
 
 def _store_file(store: str | os.PathLike, config: config_module.StudyConfig) -> Path:
     """The store a scorer keeps its live scores in: a study folder of its configuration, checked now."""
-    from .store.results import StoreError, check_study
-
     folder = Path(store)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"store={store} is a file: give a folder (it is made if missing)")
     try:
-        check_study(folder, identity.study(config), False, None)
+        check_study(folder, study_identity(config), False, None)
         if results_file(folder).is_file():
-            from .store.results import ResultStore
-
             with ResultStore(results_file(folder)):  # a damaged store is named now, before any work
                 pass
     except StoreError as exc:

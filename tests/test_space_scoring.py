@@ -204,48 +204,6 @@ def test_kendall_rows_switch_to_scipy_for_many_points():
     assert ranking.kendall_tau_rows(x, y) == pytest.approx([ranking.kendall_tau(a, b) for a, b in zip(x, y)])
 
 
-@pytest.fixture
-def two_node_ray_cluster(tmp_path):
-    """A real Ray cluster of two nodes on this machine (``ray start --head`` and ``ray start --address``)."""
-    import os
-    import shutil
-
-    ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
-    port = "6391"
-    subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
-    started = [
-        subprocess.run(
-            [
-                ray,
-                "start",
-                "--head",
-                f"--port={port}",
-                "--num-cpus=1",
-                "--include-dashboard=false",
-                "--disable-usage-stats",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        ),
-        subprocess.run(
-            [ray, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        ),
-    ]
-    try:
-        for proc in started:
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-        yield env
-    finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
-
-
 @pytest.mark.slow
 def test_ray_auto_on_a_two_node_cluster(tmp_path, nb201_table, two_node_ray_cluster):
     out = tmp_path / "space"

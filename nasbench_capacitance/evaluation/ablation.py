@@ -27,7 +27,7 @@ import numpy as np
 from .. import metrics
 from ..metrics.calibrated import curve_features
 from ..store.records import Record
-from .ranking import kendall_tau_rows
+from .ranking import kendall_tau_rows, percentile_interval
 
 BLOCKS = ("free", "curve", "beta")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -151,14 +151,6 @@ class AblationRow:
         return f"{self.model:<6} n={self.calibration:<4} {self.features:<30} {self.tau:+.3f} ± {self.sd:.3f} {interval}"
 
 
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if not len(finite):
-        return np.nan, np.nan
-    low, high = np.percentile(finite, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def ablate(
     blocks: Mapping[str, np.ndarray],
     accuracy: np.ndarray,
@@ -200,12 +192,16 @@ def ablate(
             held_out = n - size
             for name in feature_sets:
                 values, spread = np.array(taus[name]), np.mean(boot[name], axis=0)
-                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(values), *_interval(spread)))
+                rows.append(
+                    AblationRow(kind, size, held_out, repeats, name, *_summary(values), *percentile_interval(spread))
+                )
             for with_beta, without in increments:
                 delta = np.array(taus[with_beta]) - np.array(taus[without])
                 spread = np.mean(np.array(boot[with_beta]) - np.array(boot[without]), axis=0)
                 name = f"{with_beta} − {without}"
-                rows.append(AblationRow(kind, size, held_out, repeats, name, *_summary(delta), *_interval(spread)))
+                rows.append(
+                    AblationRow(kind, size, held_out, repeats, name, *_summary(delta), *percentile_interval(spread))
+                )
     return rows
 
 

@@ -21,6 +21,7 @@ import torch
 
 from .. import paths
 from ..config import StudyConfig
+from ..metrics import plugins
 from ..store.records import Record
 
 WATCH_SECONDS = 1.0  # how often a worker checks that its driver is alive
@@ -88,7 +89,8 @@ def _map_in_pool(
         return first, rest | (done - {first})
 
     driver = (socket.gethostname(), os.getpid())
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_driver, initargs=driver) as pool:
+    setup = (driver, plugins.loaded())
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=setup) as pool:
         for future in _bounded(
             lambda t: pool.submit(function, t, cfg, threads), wait_one, tasks, in_flight or 2 * workers
         ):
@@ -119,11 +121,19 @@ def exit_with_driver(host: str, pid: int) -> None:
     threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
 
 
-def _on_ray_node(function: Task, task: Any, cfg: StudyConfig, threads: int, driver: tuple[str, int]) -> list[Record]:
+def _start_worker(driver: tuple[str, int], loaded: list[plugins.Plugin]) -> None:
+    """A worker's start: it dies with its driver and knows the driver's plug-ins."""
+    exit_with_driver(*driver)
+    plugins.ensure(loaded)
+
+
+def _on_ray_node(
+    function: Task, task: Any, cfg: StudyConfig, threads: int, driver: tuple[str, int], loaded: list[plugins.Plugin]
+) -> list[Record]:
     """``function`` in a Ray worker; each record notes the node that computed it."""
     import ray
 
-    exit_with_driver(*driver)
+    _start_worker(driver, loaded)
     node = ray.get_runtime_context().get_node_id()
     records = function(task, cfg, threads)
     for record in records:
@@ -175,7 +185,7 @@ def _map_on_ray(
     submitted: set = set()
 
     def submit(task: Any) -> Any:
-        ref = remote.remote(function, task, cfg, threads, (socket.gethostname(), os.getpid()))
+        ref = remote.remote(function, task, cfg, threads, (socket.gethostname(), os.getpid()), plugins.loaded())
         submitted.add(ref)
         return ref
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 Values = dict[str, float]
 KINDS = ("arch", "init", "curve", "calibrated")
+BUILT_IN = "built-in"
 
 
 def epoch_key(epoch: float) -> str:
@@ -99,6 +100,11 @@ class Metric:
     needs: Needs = field(default_factory=Needs)
     calibration: Calibrated | None = None  # features and model of a ``calibrated`` predictor
     proxy: Proxy | None = None  # formula and passes of an ``init`` metric
+    origin: str = BUILT_IN  # where it comes from: built-in, a plug-in (plugin:PATH) or imported scores
+
+    @property
+    def built_in(self) -> bool:
+        return self.origin == BUILT_IN
 
     @property
     def needs_training(self) -> bool:
@@ -117,11 +123,13 @@ class Metric:
 
 
 REGISTRY: dict[str, Metric] = {}
+_ORIGIN = [BUILT_IN]  # what the metrics registered now come from; a plug-in's loading sets it (metrics.plugins)
 
 
 def register(metric: Metric) -> Metric:
     if metric.name in REGISTRY:
-        raise ValueError(f"metric {metric.name!r} is registered twice")
+        taken = REGISTRY[metric.name].origin
+        raise ValueError(f"metric {metric.name!r} is registered twice: the name is taken ({taken}); give yours another")
     if metric.sign not in (1, -1):
         raise ValueError(f"metric {metric.name!r}: sign must be +1 or -1")
     if metric.kind not in KINDS:
@@ -171,7 +179,7 @@ def metric(
         elif kind == "init":
             proxy, raw = Proxy(function, tuple(passes), iso_invariant), _proxy_score(name)
         needs = Needs.of(kind, strategy)
-        register(Metric(name, sign, kind, description, raw, reference, needs, calibration, proxy))
+        register(Metric(name, sign, kind, description, raw, reference, needs, calibration, proxy, _ORIGIN[-1]))
         return function
 
     return decorate

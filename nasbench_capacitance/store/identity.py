@@ -22,21 +22,24 @@ EXECUTION_KEYS = ("workers", "threads", "ray", "ray_cpus", "ray_gpus")  # how a 
 LEGACY_VALUES = {("train", "probe_input"): "eval", ("train", "precision"): "fp32"}
 
 
-def study(cfg: StudyConfig) -> dict:
+def study(cfg: StudyConfig, plugins: dict[str, str] | None = None) -> dict:
     """A study's identity (``nbcap run``, and the ``Scorer``'s store): the configuration less the report's
-    and the execution's sections, less keys that still hold their legacy value."""
-    identity = {section: values for section, values in cfg.as_dict().items() if section not in REPORT_SECTIONS}
+    and the execution's sections, less keys that still hold their legacy value, and the content hash of
+    every plug-in whose metrics the study computes (``plugins``: {file: sha256})."""
+    identity: dict = {section: values for section, values in cfg.as_dict().items() if section not in REPORT_SECTIONS}
     for key in EXECUTION_KEYS:
         identity["run"].pop(key, None)
     for (section, key), value in LEGACY_VALUES.items():
         if identity[section].get(key) == value:
             del identity[section][key]
+    if plugins:
+        identity["plugins"] = dict(sorted(plugins.items()))
     return identity
 
 
 def config_of_study(identity: dict, origin: str) -> StudyConfig:
     """The configuration a stored study identity was made with (keys added since take their legacy values)."""
-    values = {section: dict(keys) for section, keys in identity.items()}
+    values = {section: dict(keys) for section, keys in identity.items() if section != "plugins"}
     for (section, key), value in LEGACY_VALUES.items():
         values.setdefault(section, {}).setdefault(key, value)
     return StudyConfig.from_dict(values, origin)
@@ -52,12 +55,14 @@ def training_free(cfg: StudyConfig) -> dict:
     }
 
 
-def space_scoring(cfg: StudyConfig, names: list[str], iso_copy: bool) -> dict:
-    """A whole-space scoring's identity: the training-free setting, the metrics and the copy option.
+def space_scoring(cfg: StudyConfig, names: list[str], iso_copy: bool, plugins: dict[str, str] | None = None) -> dict:
+    """A whole-space scoring's identity: the training-free setting, the metrics, the copy option and the
+    content hash of every plug-in among the metrics.
 
     The index range is not part of it, so a scoring is extended range by range in one folder.
     """
-    return {"kind": SPACE_KIND, **training_free(cfg), "metrics": sorted(names), "iso_copy": iso_copy}
+    identity = {"kind": SPACE_KIND, **training_free(cfg), "metrics": sorted(names), "iso_copy": iso_copy}
+    return identity | ({"plugins": dict(sorted(plugins.items()))} if plugins else {})
 
 
 def kind_of(identity: dict) -> str:
@@ -70,9 +75,9 @@ def prepared_data(cfg: StudyConfig) -> str:
     return json.dumps([cfg.as_dict()["data"], cfg.run.device, cfg.run.seed, cfg.train.channels_last], sort_keys=True)
 
 
-def proxy_scoring(source: str, budget: str, cfg: StudyConfig, device: str) -> dict[str, Any]:
+def proxy_scoring(source: str, budget: str, study_identity: dict, device: str, table: str = "") -> dict[str, Any]:
     """What fixes a search proxy's scores and charged seconds: the table it reads (and the machine that
-    timed it, ``device``), or the live setting on ``device``."""
+    timed it, ``device``), or the live setting (a study's identity) on ``device``."""
     if source == "table":
-        return {"source": "table", "table": "shipped whole-space table", "device": device}
-    return {"source": "live", "budget": budget, "config": study(cfg), "device": device}
+        return {"source": "table", "table": table or "shipped whole-space table", "device": device}
+    return {"source": "live", "budget": budget, "config": study_identity, "device": device}

@@ -17,9 +17,10 @@ import torch
 from .. import __version__, metrics
 from ..config import ConfigError, StudyConfig
 from ..data.cifar10 import TrainingData, prepare
-from ..metrics import zero_cost
+from ..metrics import plugins, zero_cost
 from ..nb201.model import build_network
 from ..nb201.space import Arch
+from ..store import identity
 from ..store.records import Record
 from ..training import train
 
@@ -73,6 +74,11 @@ def metric_names(cfg: StudyConfig) -> list[str]:
     return names
 
 
+def study_identity(cfg: StudyConfig) -> dict:
+    """The identity of a study under ``cfg``: its configuration and the plug-ins among its metrics."""
+    return identity.study(cfg, plugins.identity(metric_names(cfg)))
+
+
 def check_producible(names: list[str], cfg: StudyConfig) -> None:
     """A clear error for metrics this configuration cannot produce for one architecture."""
     for name in names:
@@ -91,13 +97,15 @@ def check_producible(names: list[str], cfg: StudyConfig) -> None:
 
 
 def provenance(cfg: StudyConfig, device: torch.device) -> dict:
-    return {
+    """Versions, device and seed of a run, and every plug-in loaded (its file, content hash and metrics)."""
+    out = {
         "package": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
         "seed": cfg.run.seed,
     }
+    return out | ({"plugins": plugins.provenance()} if plugins.loaded() else {})
 
 
 def evaluate_architecture(

@@ -24,7 +24,7 @@ from ..nb201 import space
 from ..store import identity
 from ..store.records import Record
 from ..store.results import ResultStore, RunLedger, check_study, results_file
-from .evaluate import evaluate_architecture, prepare_data, provenance, resolve_device
+from .evaluate import evaluate_architecture, prepare_data, provenance, resolve_device, study_identity
 
 
 def sample(cfg: StudyConfig) -> list[int]:
@@ -82,7 +82,7 @@ def run_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.run.device)
-    study, indices = identity.study(cfg), sample(cfg)
+    study, indices = study_identity(cfg), sample(cfg)
     check_study(out, study, new_run, "pass new_run=True (nbcap run --new-run)")
 
     @contextlib.contextmanager

@@ -26,6 +26,7 @@ from .. import metrics
 from ..config import StudyConfig
 from ..execution.jobs import run_job
 from ..execution.runner import execute
+from ..metrics import plugins
 from ..nb201 import space
 from ..store import identity
 from ..store.records import Record
@@ -244,7 +245,7 @@ def score_space(
     chosen = training_free_metrics(names)
     wanted = list(indices) if indices is not None else list(range(space.NUM_ARCHS))
     out = Path(out_dir)
-    study = identity.space_scoring(cfg, chosen, iso_copy)
+    study = identity.space_scoring(cfg, chosen, iso_copy, plugins.identity(chosen))
     device = resolve_device(cfg.run.device)
     out.mkdir(parents=True, exist_ok=True)
     check_folder(out, "space", "choose another folder for the scoring")

@@ -12,16 +12,31 @@ from typing import TextIO
 
 import numpy as np
 
+from .. import config
+from ..config import StudyConfig
 from ..nb201 import space
+from ..store import identity
 
 REFERENCE_TABLE = "nb201_space_quick.csv.gz"  # package data: the whole space at the quick preset (make space-reference)
+SHIPPED = {"quick": REFERENCE_TABLE}  # preset -> the shipped table scored at its training-free setting
+
+
+def shipped_path(name: str) -> Path:
+    return Path(str(importlib.resources.files(__package__).joinpath("reference")), name)
+
+
+def table_for(cfg: StudyConfig) -> tuple[Path, str] | None:
+    """The shipped table made at ``cfg``'s training-free setting (network, data, proxies' batch, seed), and its
+    preset's name; None when no shipped table fits."""
+    for preset, name in SHIPPED.items():
+        if identity.training_free(cfg) == identity.training_free(config.load(preset)):
+            return shipped_path(name), preset
+    return None
 
 
 def _open_table(path: str | os.PathLike | None) -> TextIO:
     """The shipped whole-space table, or ``path`` (plain or gzipped), opened as text."""
-    source = (
-        Path(path) if path else Path(str(importlib.resources.files(__package__).joinpath("reference")), REFERENCE_TABLE)
-    )
+    source = Path(path) if path else shipped_path(REFERENCE_TABLE)
     if not source.is_file():
         raise FileNotFoundError(
             f"whole-space table {source} not found; `make space-reference` regenerates the shipped one"
