@@ -112,8 +112,8 @@ def report(
     lines = [
         f"# nbcap compare: {', '.join(comp.names)}",
         "",
-        f"On {comp.described}; baselines: every built-in training-free metric ({len(comp.baselines)}); Kendall τ against "
-        f"`{FIRST_TARGET}` with a 95% bootstrap interval over the cells ({job.RESAMPLES} resamples).",
+        f"On {comp.described}; baselines: every built-in training-free metric ({len(comp.baselines)}); "
+        f"Kendall τ against `{FIRST_TARGET}` with a 95% bootstrap interval over the cells ({job.RESAMPLES} resamples).",
         "",
         *(f"- {job.summary_line(comp, rows, results['paired'], name, FIRST_TARGET)}" for name in comp.names),
         "",
