@@ -42,3 +42,14 @@ def test_python_api_page_runs_as_written(tmp_path, monkeypatch, nb201_table, cap
     assert Path(str(namespace["gt"].path)).name == "nb201_merged.csv.gz"
     assert namespace["nwot"].cost.calls == 2 and (tmp_path / "out" / "proxy-cache" / "results.db").is_file()
     capsys.readouterr()
+
+
+def test_the_plugin_shown_in_the_docs_is_the_example_file():
+    shown = 0
+    example = (ROOT / "examples" / "my_proxies.py").read_text()
+    for page in (ROOT / "README.md", ROOT / "docs" / "metrics.md"):
+        for block in re.findall(r"```py\n(.*?)```", page.read_text(), flags=re.S):
+            if "@metric(" in block and "diversity" in block:
+                assert all(line in example for line in block.strip().splitlines() if line.strip()), page
+                shown += 1
+    assert shown == 2
