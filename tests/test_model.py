@@ -3,6 +3,7 @@ import random
 
 import pytest
 import torch
+from torch import nn
 
 from nasbench_capacitance.capacitance.probe import CapacitanceProbe
 from nasbench_capacitance.nb201 import model, space
@@ -55,3 +56,15 @@ def test_bad_arguments():
         model.build_network(0, C=0)
     with pytest.raises(ValueError, match="bad token"):
         model.build_network("|nor_conv_3x3~0|+|none~0|conv~1|+|none~0|none~1|none~2|")
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 12, 12), (2, 5, 7, 3), (2, 2, 1, 1), (1, 3, 2, 9)])
+def test_avg_pool_is_pytorchs_pooling_without_padded_zeros(shape):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64, requires_grad=True)
+    reference = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)(x)
+    ours = model.AvgPool3x3()(x)
+    torch.testing.assert_close(ours, reference)
+    weights = torch.randn(reference.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    (expected,) = torch.autograd.grad((reference * weights).sum(), x)
+    (got,) = torch.autograd.grad((ours * weights).sum(), x)
+    torch.testing.assert_close(got, expected)

@@ -9,6 +9,8 @@ the parameter count equals NB201's for every cell. The network returns logits on
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -24,6 +26,33 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
+class AvgPool3x3(nn.Module):
+    """NB201's 3x3 average pooling (stride 1, padding 1, padded zeros not counted) as separable box sums.
+
+    The same values as ``nn.AvgPool2d(3, 1, 1, count_include_pad=False)`` up to float rounding, and
+    several times faster forward and backward on CPU, where PyTorch's pooling kernel is slower than
+    a convolution of the same shape.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = nn.functional.pad(x, (1, 1, 1, 1))
+        rows = padded[:, :, :-2] + padded[:, :, 1:-1] + padded[:, :, 2:]
+        box = rows[:, :, :, :-2] + rows[:, :, :, 1:-1] + rows[:, :, :, 2:]
+        return box / _neighbour_counts(x.shape[2], x.shape[3], x.device, x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _neighbour_counts(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """How many cells of each position's 3x3 neighbourhood lie inside a height x width map."""
+
+    def along(n: int) -> torch.Tensor:
+        ones = torch.ones(n + 2, device=device, dtype=dtype)
+        ones[0] = ones[-1] = 0  # the padding
+        return ones[:-2] + ones[1:-1] + ones[2:]
+
+    return along(height)[:, None] * along(width)[None, :]
+
+
 def make_op(name: str, channels: int) -> nn.Module | None:
     """A cell operation (stride 1, equal channels, as inside every NB201 cell); ``none`` is ``None``."""
     if name == "none":
@@ -35,7 +64,7 @@ def make_op(name: str, channels: int) -> nn.Module | None:
     if name == "nor_conv_3x3":
         return ReLUConvBN(channels, channels, 3, 1, 1)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3()
     raise ValueError(f"unknown operation {name!r}")
 
 
