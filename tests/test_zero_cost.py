@@ -171,23 +171,24 @@ def test_a_cell_whose_output_ignores_its_input_ranks_last(tiny_images):
 def test_out_of_memory_splits_the_batch_into_equal_chunks():
     calls = []
 
-    def measure(net, batches, generator):
-        calls.append([len(x) for x, _ in batches])
-        if max(len(x) for x, _ in batches) > 8:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
-        return zero_cost.measure("grad_norm")(net, batches, generator)
-
     x, y = torch.randn(32, 12), torch.randint(0, 3, (32,))
-    setup = zero_cost.ProxySetup(mlp(), x, y)
-    value = zero_cost.run_with_batch_splitting(measure, setup)
+
+    def measure(splits):
+        batches = zero_cost.split_batch(x, y, splits)
+        calls.append([len(b) for b, _ in batches])
+        if max(len(b) for b, _ in batches) > 8:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return zero_cost.measure("grad_norm")(mlp(), batches, None)
+
+    value = zero_cost.run_with_batch_splitting(measure, len(x))
     assert calls == [[32], [16, 16], [8, 8, 8, 8]]
     assert value == pytest.approx(zero_cost.measure("grad_norm")(mlp(), zero_cost.split_batch(x, y, 4), None))
 
-    def broken(net, batches, generator):
+    def broken(splits):
         raise RuntimeError("shape mismatch")
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        zero_cost.run_with_batch_splitting(broken, setup)
+        zero_cost.run_with_batch_splitting(broken, len(x))
 
 
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")

@@ -24,18 +24,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..nb201.space import Arch
 from ..store.records import Record
 from ..training import TrainResult
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .calibrated import Calibrated, FittedPredictor
     from .zero_cost import ProxySession, ProxySetup
 
 Values = dict[str, float]
-KINDS = ("arch", "init", "curve", "calibrated")
+KINDS = ("arch", "init", "curve", "calibrated", "aggregate")
 BUILT_IN = "built-in"
 
 
@@ -90,6 +90,15 @@ class Proxy:
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """How an ``aggregate`` metric combines per-cell metrics over the cells scored together (by their ranks, so
+    its value is defined relative to that population): ``combine({component: scores}) -> scores``."""
+
+    components: tuple[str, ...]
+    combine: Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     sign: int  # +1: raw value ranks higher-is-better; -1: lower raw value is better (losses)
@@ -100,6 +109,7 @@ class Metric:
     needs: Needs = field(default_factory=Needs)
     calibration: Calibrated | None = None  # features and model of a ``calibrated`` predictor
     proxy: Proxy | None = None  # formula and passes of an ``init`` metric
+    aggregate: Aggregate | None = None  # components and combination of an ``aggregate`` metric
     origin: str = BUILT_IN  # where it comes from: built-in, a plug-in (plugin:PATH) or imported scores
 
     @property
@@ -138,6 +148,8 @@ def register(metric: Metric) -> Metric:
         raise ValueError(f"metric {metric.name!r}: a calibrated metric, and only one, has a calibration spec")
     if (metric.kind == "init") != (metric.proxy is not None):
         raise ValueError(f"metric {metric.name!r}: a zero-cost (init) metric, and only one, has a formula")
+    if (metric.kind == "aggregate") != (metric.aggregate is not None):
+        raise ValueError(f"metric {metric.name!r}: an aggregate, and only one, names its components")
     REGISTRY[metric.name] = metric
     return metric
 
@@ -154,6 +166,7 @@ def metric(
     budgets: Callable[[list[Record]], list[str]] | None = None,
     passes: tuple[str, ...] = (),
     iso_invariant: bool = False,
+    components: tuple[str, ...] = (),
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as metric ``name``: the one way a metric enters the registry.
 
@@ -164,7 +177,9 @@ def metric(
       says whether it reads only the function a cell computes (see :class:`Proxy`);
     - ``calibrated``: the function is the model factory ``(x, y, seed) -> fitted regressor``, and
       ``features`` ``(record, budget) -> vector or None`` and ``budgets`` ``(records) -> budgets``
-      say what it is fitted on.
+      say what it is fitted on;
+    - ``aggregate``: the function combines the ``components``' scores over the cells scored together,
+      ``({component: scores}) -> scores`` (a rank aggregate is relative to that population).
     """
 
     def decorate(function: Callable) -> Callable:
@@ -178,8 +193,12 @@ def metric(
             calibration, raw = Calibrated(features, budgets, function), None
         elif kind == "init":
             proxy, raw = Proxy(function, tuple(passes), iso_invariant), _proxy_score(name)
+        aggregate = Aggregate(tuple(components), function) if kind == "aggregate" else None
+        raw = None if aggregate else raw
         needs = Needs.of(kind, strategy)
-        register(Metric(name, sign, kind, description, raw, reference, needs, calibration, proxy, _ORIGIN[-1]))
+        register(
+            Metric(name, sign, kind, description, raw, reference, needs, calibration, proxy, aggregate, _ORIGIN[-1])
+        )
         return function
 
     return decorate
@@ -243,3 +262,4 @@ def score(
 
 
 from . import beta, cost, curves, lce, zero_cost, calibrated  # noqa: E402,F401,I001  (registration on import)
+from . import recent, az_nas, te_nas, vkdnw, aggregates  # noqa: E402,F401,I001

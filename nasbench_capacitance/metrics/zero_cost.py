@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -55,6 +56,7 @@ T = TypeVar("T")
 JACOBIAN_EPS = 1e-5  # k in jacob_cov and epe_nas
 ZEN_MIXUP = 0.01  # x' = x + 0.01 ε (ZenNAS mixup_gamma)
 UNDEFINED_SCORE = -1e8  # NASLib's score for a NaN/inf proxy value: such a cell ranks last
+SECOND_BATCH_SEED = 7919  # the second batch's seed is the proxies' seed plus this (another draw of images)
 
 
 # ----------------------------------------------------------------------------- harness
@@ -137,12 +139,26 @@ class ProxySession:
         generator: torch.Generator,
         hessian: bool = False,
         sharing: dict[str, int] | None = None,
+        second: Batches | None = None,
     ):
         self.net, self.batches, self.generator, self.hessian = net.train(), batches, generator, hessian
+        self.second = second or []  # a second batch of the same size (ZiCo's gradient statistics need two)
         self.sharing = sharing or {}  # pass name -> how many requested proxies read it (cost attribution)
         self._products: dict[str, object] = {}
         self._pass_seconds: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
+
+    def shared(self, name: str, compute: Callable[[ProxySession], T]) -> T:
+        """``compute(session)`` once per session under ``name``, for every proxy that declares that pass
+        (a plug-in's proxies may define passes of their own this way)."""
+        return self._pass(name, lambda: compute(self))
+
+    def generator_for(self, name: str) -> torch.Generator:
+        """A generator of its own for one pass's random draws, seeded from the session's seed and the pass's
+        name: a pass draws the same numbers whichever other proxies run beside it."""
+        seed = (self.generator.initial_seed() * 1_000_003 + zlib.crc32(name.encode())) % 2**63
+        device = self.batches[0][0].device
+        return torch.Generator(device=device).manual_seed(seed)
 
     def _pass(self, name: str, compute: Callable[[], T]) -> T:
         if name not in self._products:
@@ -476,6 +492,42 @@ def _synflow(s: ProxySession) -> float:
     return -math.log(-total) if total < 0 else 0.0
 
 
+def reinitialised(
+    module: nn.Module, draw: Callable[[torch.Tensor, torch.Generator], torch.Tensor], generator: torch.Generator
+) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+    """Substitute parameters for a re-initialised copy of ``module``, for ``functional_call`` (the module itself
+    is never touched): conv and linear weights drawn by ``draw``, biases 0, BatchNorm scale 1 and shift 0 with
+    fresh running statistics. Also the substituted running variances (zen reads them after the passes)."""
+    substitutes: dict[str, torch.Tensor] = {}
+    running_vars: list[torch.Tensor] = []
+    with torch.no_grad():
+        for module_name, m in module.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                substitutes[prefix + "weight"] = draw(torch.empty_like(m.weight), generator)
+                if m.bias is not None:
+                    substitutes[prefix + "bias"] = torch.zeros_like(m.bias)
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+                if m.affine:
+                    substitutes[prefix + "weight"] = torch.ones_like(m.weight)
+                    substitutes[prefix + "bias"] = torch.zeros_like(m.bias)
+                if m.running_var is not None and m.running_mean is not None:
+                    substitutes[prefix + "running_mean"] = torch.zeros_like(m.running_mean)
+                    substitutes[prefix + "running_var"] = torch.ones_like(m.running_var)
+                    substitutes[prefix + "num_batches_tracked"] = torch.zeros((), dtype=torch.long)
+                    running_vars.append(substitutes[prefix + "running_var"])
+    return substitutes, running_vars
+
+
+def standard_normal(tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return tensor.normal_(generator=generator)
+
+
+def kaiming_normal(tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Kaiming-normal for ReLU by fan-in (AZ-NAS's and VKDNW's ``kaiming_norm_fanin``)."""
+    return nn.init.kaiming_normal_(tensor, mode="fan_in", nonlinearity="relu", generator=generator)
+
+
 @metric(
     "zen",
     kind="init",
@@ -496,24 +548,8 @@ def _zen(s: ProxySession) -> float:
     if not hasattr(net, "feature_map"):
         raise TypeError("zen needs a network with feature_map() (the features before global pooling)")
     wrapper = _FeatureMap(net)
-    substitutes: dict[str, torch.Tensor] = {}
-    running_vars: list[torch.Tensor] = []
+    substitutes, running_vars = reinitialised(wrapper, standard_normal, s.generator)
     with torch.no_grad():
-        for module_name, module in wrapper.named_modules():
-            prefix = f"{module_name}." if module_name else ""
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                substitutes[prefix + "weight"] = torch.empty_like(module.weight).normal_(generator=s.generator)
-                if module.bias is not None:
-                    substitutes[prefix + "bias"] = torch.zeros_like(module.bias)
-            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
-                if module.affine:
-                    substitutes[prefix + "weight"] = torch.ones_like(module.weight)
-                    substitutes[prefix + "bias"] = torch.zeros_like(module.bias)
-                if module.running_var is not None and module.running_mean is not None:
-                    substitutes[prefix + "running_mean"] = torch.zeros_like(module.running_mean)
-                    substitutes[prefix + "running_var"] = torch.ones_like(module.running_var)
-                    substitutes[prefix + "num_batches_tracked"] = torch.zeros((), dtype=torch.long)
-                    running_vars.append(substitutes[prefix + "running_var"])
         deltas = []
         for x, _ in s.batches:
             a = torch.randn(x.shape, generator=s.generator, device=x.device)
@@ -553,12 +589,13 @@ def _l2_norm(s: ProxySession) -> float:
 # ----------------------------------------------------------------------------- the proxies and how they are run
 
 
-def run_with_batch_splitting(measure: Callable[[nn.Module, Batches, torch.Generator], T], setup: ProxySetup) -> T:
-    """``measure`` on the network and the whole batch; on out-of-memory, again with more, equal chunks."""
-    n, splits = len(setup.inputs), 1
+def run_with_batch_splitting(measure: Callable[[int], T], n: int) -> T:
+    """``measure(1)`` on the whole batch of ``n``; on out-of-memory, again in more equal chunks
+    (``measure(chunks)``)."""
+    splits = 1
     while True:
         try:
-            return measure(setup.network.train(), split_batch(setup.inputs, setup.targets, splits), setup.generator())
+            return measure(splits)
         except RuntimeError as exc:
             larger = [d for d in range(splits + 1, n + 1) if n % d == 0]
             if not is_out_of_memory(exc) or not larger:
@@ -576,6 +613,7 @@ class ProxySetup:
     inputs: torch.Tensor  # (B, 3, H, W), normalised, training augmentations applied
     targets: torch.Tensor
     seed: int = 0
+    second: tuple[torch.Tensor, torch.Tensor] | None = None  # a second batch of the same size, seeded apart
     timings: dict[str, float] = field(default_factory=dict)  # seconds per proxy, filled as they run
     undefined: dict[str, str] = field(default_factory=dict)  # proxies whose value was not finite, and why
     values: dict[str, float] = field(default_factory=dict)  # raw values computed so far
@@ -594,9 +632,13 @@ class ProxySetup:
             for p in _proxy(name).passes:
                 sharing[p] = sharing.get(p, 0) + 1
 
-        def measure(net: nn.Module, batches: Batches, generator: torch.Generator) -> dict[str, float]:
+        def measure(splits: int) -> dict[str, float]:
             hessian = any("hessian" in _proxy(n).passes for n in todo)
-            session = ProxySession(net, batches, generator, hessian=hessian, sharing=sharing)
+            batches = split_batch(self.inputs, self.targets, splits)
+            second = split_batch(*self.second, splits) if self.second is not None else None
+            session = ProxySession(
+                self.network.train(), batches, self.generator(), hessian=hessian, sharing=sharing, second=second
+            )
             values = {}
             for name in todo:
                 try:
@@ -608,7 +650,7 @@ class ProxySetup:
             self.timings.update(session.seconds)
             return values
 
-        self.values.update(run_with_batch_splitting(measure, self))
+        self.values.update(run_with_batch_splitting(measure, len(self.inputs)))
 
     def score(self, name: str) -> float:
         """The proxy's score; a value that is not finite becomes :data:`UNDEFINED_SCORE`, its reason kept."""
@@ -637,7 +679,8 @@ def make_setup(
         torch.manual_seed(seed)
         net = build_network(arch, C=C, N=N, num_classes=num_classes, head="linear").to(images.device)
     inputs, targets = images.fixed_batch(batch_size, seed=seed, augment=True)
-    return ProxySetup(net, inputs, targets, seed)
+    second = images.fixed_batch(batch_size, seed=seed + SECOND_BATCH_SEED, augment=True)
+    return ProxySetup(net, inputs, targets, seed, second)
 
 
 def measure(name: str) -> Callable[[nn.Module, Batches, torch.Generator | None], float]:
