@@ -168,16 +168,17 @@ def _space_report(out: str, overrides: list[str], figures: bool) -> int:
 
 def cmd_space(args: argparse.Namespace) -> int:
     from . import metrics
-    from .whole_space.scoring import parse_indices, score_space, training_free_metrics
+    from .whole_space.scoring import parse_indices, parse_sample, score_space, training_free_metrics
 
     cfg = _load(args)
     names = training_free_metrics(args.metrics.split(",") if args.metrics else None)
-    indices = parse_indices(args.indices)
+    indices = parse_sample(args.sample) if args.sample else parse_indices(args.indices)
+    chosen = f"{len(indices)} cells ({f'--sample {args.sample}' if args.sample else args.indices or 'every one'})"
     if any(metrics.get(n).needs.network for n in names):
         _check_data(cfg)
     _check_out(args.out, "space")
     print(
-        f"nbcap space: {len(indices)} cells ({indices.start}:{indices.stop}), {len(names)} metrics, "
+        f"nbcap space: {chosen}, {len(names)} metrics, "
         f"C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, proxies' batch "
         f"{cfg.proxies.batch_size}{', copies within isomorphism classes' if args.iso_copy else ''} -> {args.out}",
         file=sys.stderr,
@@ -401,7 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     _plugin_args(p)
     p.add_argument("--out", required=True, metavar="DIR", help="scoring directory; the same DIR resumes")
     p.add_argument("--metrics", help="comma-separated training-free metrics (default: every arch and init metric)")
-    p.add_argument("--indices", metavar="START:STOP", help="official indices START..STOP-1 (default 0:15625)")
+    cells = p.add_mutually_exclusive_group()
+    cells.add_argument("--indices", metavar="START:STOP", help="official indices START..STOP-1 (default 0:15625)")
+    cells.add_argument(
+        "--sample",
+        metavar="N[:SEED]",
+        help="a uniform random sample of N cells (seed default 0); a smaller N with the same seed is its prefix",
+    )
     p.add_argument(
         "--iso-copy",
         action="store_true",

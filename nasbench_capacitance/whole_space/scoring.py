@@ -35,6 +35,7 @@ from ..study.evaluate import evaluate_architecture, provenance, resolve_device
 from ..study.run import worker_data
 
 CELLS_PER_TASK = 16
+PREFIX_LIMIT = 1365  # random.sample draws one by one up to here (its set method); above it, another order
 
 
 class SpaceError(ValueError):
@@ -81,6 +82,24 @@ def parse_indices(text: str | None) -> range:
             f"0..{space.NUM_ARCHS - 1}, STOP excluded), e.g. 0:1000; got {text!r}"
         )
     return range(first, last)
+
+
+def parse_sample(text: str) -> list[int]:
+    """``N[:SEED]`` as N official indices drawn uniformly without replacement (seed default 0).
+
+    Draws are sequential, so for N up to :data:`PREFIX_LIMIT` the sample of a smaller N with the same
+    seed is a prefix of it: a metric too slow for the whole sample can be scored on a prefix.
+    """
+    count, _, seed = text.partition(":")
+    try:
+        n, s = int(count), int(seed) if seed.strip() else 0
+    except ValueError:
+        n = s = -1
+    if not 0 < n <= space.NUM_ARCHS or s < 0:
+        raise SpaceError(
+            f"--sample takes N[:SEED] with 0 < N <= {space.NUM_ARCHS} and SEED >= 0, e.g. 1000:0; got {text!r}"
+        )
+    return space.sample_indices(n, seed=s)
 
 
 @functools.lru_cache(maxsize=1)
