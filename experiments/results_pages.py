@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from nasbench_capacitance.search.experiment import markdown_table
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "docs" / "results"
 DATA = PAGES_DIR / "data"
@@ -412,16 +414,18 @@ def presets() -> str:
 
 
 def _search_table(rows: list[dict[str, str]]) -> str:
-    budgets = sorted({num(r["budget"]) for r in rows})
-    unit = "s" if rows[0]["unit"] == "s" else " evaluations"
-    seeds = "/".join(sorted({r["n"] for r in rows}))
-    cells: dict[str, dict[float, str]] = {}
-    for r in rows:
-        cells.setdefault(r["label"], {})[num(r["budget"])] = f"{f2(r['mean'])} ± {f2(r['std'])}"
-    body = [[f"`{label}`", *(by.get(b, "") for b in budgets)] for label, by in cells.items()]
-    optimum = num(rows[0]["mean"]) + num(rows[0]["regret"])
-    body.append(["optimum", *(f"{optimum:.2f}" for _ in budgets)])
-    return table([f"search ({rows[0]['dataset']}, {seeds} seeds)", *(f"{b:g}{unit}" for b in budgets)], body)
+    numeric = [
+        {
+            **r,
+            "budget": num(r["budget"]),
+            "n": int(r["n"]),
+            "mean": num(r["mean"] or "nan"),
+            "std": num(r["std"] or "nan"),
+        }
+        for r in rows
+    ]
+    found = next(r for r in numeric if r["n"])
+    return markdown_table(numeric, rows[0]["dataset"], rows[0]["unit"], found["mean"] + num(found["regret"]))
 
 
 def search() -> str:

@@ -205,19 +205,27 @@ def write_search_report(
 
 def markdown_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
     """One row per search, one column per budget: mean ± std over seeds (n; one seed: the mean alone)."""
+    return markdown_table(rows, bench.dataset.name, bench.unit, bench.optimum)
+
+
+def markdown_table(rows: list[dict[str, Any]], dataset: str, unit: str, optimum: float) -> str:
+    """The summary table from rows with numeric `budget`, `n`, `mean`, `std`; a budget smaller than a
+    search's proxy cost returns nothing (n = 0) and shows as a dash."""
     budgets = sorted({r["budget"] for r in rows})
-    unit = "s" if bench.unit == "s" else " evaluations"
+    suffix = "s" if unit == "s" else " evaluations"
     cells: dict[str, dict[float, str]] = {}
     for r in rows:
         spread = f" ± {r['std']:.2f}" if r["n"] > 1 else ""
-        cells.setdefault(r["label"], {})[r["budget"]] = f"{r['mean']:.2f}{spread}"
-    seeds = "/".join(sorted({str(r["n"]) for r in rows}))
+        cells.setdefault(r["label"], {})[r["budget"]] = f"{r['mean']:.2f}{spread}" if r["n"] else "—"
+    seeds = "/".join(str(n) for n in sorted({r["n"] for r in rows if r["n"]}))
     lines = [
-        f"| search ({bench.dataset.name}, {seeds} seeds) | " + " | ".join(f"{b:g}{unit}" for b in budgets) + " |",
+        f"| search ({dataset}, {seeds} seeds) | " + " | ".join(f"{b:g}{suffix}" for b in budgets) + " |",
         "|---|" + "---|" * len(budgets),
         *(f"| `{label}` | " + " | ".join(by.get(b, "") for b in budgets) + " |" for label, by in cells.items()),
-        "| optimum | " + " | ".join(f"{bench.optimum:.2f}" for _ in budgets) + " |",
+        "| optimum | " + " | ".join(f"{optimum:.2f}" for _ in budgets) + " |",
     ]
+    if any(not r["n"] for r in rows):
+        lines.append("\n— : the budget is smaller than the search's proxy cost, so it returns no cell.")
     return "\n".join(lines) + "\n"
 
 
@@ -229,7 +237,7 @@ def format_summary(rows: list[dict[str, Any]], bench: Benchmark) -> str:
     ]
     for r in rows:
         budget = f"{r['budget']:g}{'s' if r['unit'] == 's' else ' ev'}"
-        spread = f"± {r['std']:<4.2f}" if r["n"] > 1 else "(1 seed)"
+        spread = f"± {r['std']:<4.2f}" if r["n"] > 1 else "(1 seed)" if r["n"] else "(no cell: the proxy costs more)"
         interval = f"[{r['ci95_low']:.2f}, {r['ci95_high']:.2f}]" if r["n"] > 1 else ""
         lines.append(
             f"{r['label']:<34}{budget:>10} {r['n']:>5} {r['mean']:>8.2f} {spread:<8} {interval:>17} "
