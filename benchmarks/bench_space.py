@@ -1,111 +1,122 @@
-"""Seconds per cell of every training-free metric: the per-copy schedule against shared passes, side by side.
+"""Seconds per cell of the training-free metrics: an earlier revision of the scorer against this one,
+side by side on the same cells in one run.
 
-Usage: NBCAP_DATA=../shared python benchmarks/bench_space.py [--preset quick --cells 40 --threads 1]
+Usage: NBCAP_DATA=../shared python benchmarks/bench_space.py --before REV [--preset quick --cells 40
+--threads 1 --metrics ...]
 
-On the same sampled cells, in one process, alternating cell by cell:
-
-- ``per copy`` is the schedule before shared passes: each proxy on its own deep copy of the initialised
-  network, with its own passes, and parameters/FLOPs counted on a meta-device network per cell;
-- ``shared`` is what ``nbcap space`` runs: one network, each pass once for the proxies that read it,
-  parameters/FLOPs summed from per-operation counts.
-
-Both give the same values (checked here on every cell). Prints seconds per proxy and per cell, and the
-projected time for all 15,625 cells with ``--workers`` processes of ``--threads`` threads each.
+REV is any git revision of this repository (``git worktree`` checks it out in a temporary folder). Two
+worker processes (``space_worker.py``), one per revision, load the data once; the cells are sent to
+them alternately, one at a time, so drift in the machine's speed hits both alike, and a worker's
+start-up is not timed. Each cell's time includes building its network, the proxies' batch and the
+parameter/FLOP count. Prints seconds per metric (its own work plus its share of the passes it
+reads) for both, the largest relative difference of their values, and the whole space projected for
+``--workers`` processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import time
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
-import torch
 
-from nasbench_capacitance import config, metrics
-from nasbench_capacitance.config import StudyConfig
-from nasbench_capacitance.metrics import cost, zero_cost
+from nasbench_capacitance import metrics
 from nasbench_capacitance.nb201 import space
-from nasbench_capacitance.study.evaluate import prepare_data, resolve_device
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = Path(__file__).resolve().parent / "space_worker.py"
+TODAYS_TABLE = [  # the training-free metrics of the shipped whole-space table's first release
+    "grad_norm", "snip", "plain", "grasp", "fisher", "jacob_cov", "epe_nas", "nwot", "beta_init",
+    "synflow", "zen", "l2_norm",
+]  # fmt: skip
 
 
-def _setup(arch: space.Arch, cfg: StudyConfig, images) -> zero_cost.ProxySetup:
-    return zero_cost.make_setup(
-        arch, images, C=cfg.model.C, N=cfg.model.N, batch_size=cfg.proxies.batch_size, seed=cfg.run.seed
-    )
+class Worker:
+    """A ``space_worker.py`` process scoring with the package found at ``tree``."""
 
+    def __init__(self, tree: Path, args: argparse.Namespace, names: list[str]):
+        env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(args.threads)}
+        command = [sys.executable, str(WORKER), "--preset", args.preset, "--metrics", ",".join(names)]
+        command += ["--threads", str(args.threads)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self._read()  # ready
 
-def per_copy(arch: space.Arch, cfg: StudyConfig, images, names: list[str]) -> tuple[dict, dict, float]:
-    start = time.perf_counter()
-    cost._count(arch)  # the meta-device count per cell that params and flops made before
-    seconds = {"params+flops": time.perf_counter() - start}
-    setup = _setup(arch, cfg, images)
-    values = {}
-    for name in names:
-        begin = time.perf_counter()
-        own = zero_cost.ProxySetup(copy.deepcopy(setup.network), setup.inputs, setup.targets, setup.seed)
-        values[name] = own.score(name)
-        seconds[name] = time.perf_counter() - begin
-    return values, seconds, time.perf_counter() - start
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"a benchmark worker stopped (exit {self.process.wait()}); its error is above")
+        return json.loads(line)
 
+    def score(self, index: int) -> dict:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{index}\n")
+        self.process.stdin.flush()
+        return self._read()
 
-def shared(arch: space.Arch, cfg: StudyConfig, images, names: list[str]) -> tuple[dict, dict, float]:
-    start = time.perf_counter()
-    cost.nb201_costs(arch)
-    seconds = {"params+flops": time.perf_counter() - start}
-    setup = _setup(arch, cfg, images)
-    scores = metrics.score(names, None, arch, setup)
-    seconds.update(setup.timings)
-    return {n: v["0"] for n, v in scores.items()}, seconds, time.perf_counter() - start
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="quick", choices=config.PRESETS)
+    p.add_argument("--before", required=True, metavar="REV", help="the git revision to compare against")
+    p.add_argument("--preset", default="quick")
     p.add_argument("--cells", type=int, default=40)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=2, help="processes assumed for the whole-space projection")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--metrics", help="comma-separated init metrics (default: the first shipped table's twelve)")
+    p.add_argument("--seed", type=int, default=0, help="which cells (a seeded uniform sample)")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    cfg = config.load(args.preset, overrides=args.overrides)
-    images = prepare_data(cfg, resolve_device(cfg.run.device)).train
-    names = metrics.available("init")
-    cells = [space.arch_from_index(i) for i in space.sample_indices(args.cells, seed=args.seed)]
-    shared(cells[0], cfg, images, names)  # warm-up: first-call costs (per-operation counts, allocator)
-    per_copy(cells[0], cfg, images, names)
-    runs = {"per copy": per_copy, "shared": shared}
-    seconds: dict[str, dict[str, list[float]]] = {k: {} for k in runs}
-    walls: dict[str, list[float]] = {k: [] for k in runs}
-    for arch in cells:
-        values = {}
-        for label, run in runs.items():  # alternate, so drift in the machine's speed hits both alike
-            values[label], per, wall = run(arch, cfg, images, names)
-            walls[label].append(wall)
-            for name, s in per.items():
-                seconds[label].setdefault(name, []).append(s)
-        same = all(
-            values["per copy"][n] == values["shared"][n]
-            or abs(values["per copy"][n] - values["shared"][n]) <= 1e-9 * abs(values["per copy"][n])
-            for n in names
-        )
-        if not same:
-            raise SystemExit(f"cell {arch.index}: the two schedules disagree: {values}")
+    names = metrics.check_names(args.metrics.split(",")) if args.metrics else TODAYS_TABLE
+    cells = space.sample_indices(args.cells + 1, seed=args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        before_tree = Path(tmp) / "before"
+        git = ["git", "-C", str(ROOT), "worktree"]
+        subprocess.run([*git, "add", "-q", "--detach", str(before_tree), args.before], check=True)
+        try:
+            sides = {"before": Worker(before_tree, args, names), "now": Worker(ROOT, args, names)}
+            results: dict[str, list[dict]] = {k: [] for k in sides}
+            for n, index in enumerate(cells):
+                for label, worker in sides.items():
+                    result = worker.score(index)
+                    if n:  # the first cell warms both up (allocator, per-operation counts)
+                        results[label].append(result)
+            for worker in sides.values():
+                worker.close()
+        finally:
+            subprocess.run([*git, "remove", "--force", str(before_tree)], check=True)
+    report(results, names, args)
+
+
+def report(results: dict[str, list[dict]], names: list[str], args: argparse.Namespace) -> None:
+    before, now = results["before"], results["now"]
     print(
-        f"preset {args.preset}: C={cfg.model.C} N={cfg.model.N} {cfg.data.resolution}px, proxies' "
-        f"batch {cfg.proxies.batch_size}; {len(cells)} cells (seed {args.seed}), {args.threads} thread(s); "
-        "values identical in both schedules"
+        f"preset {args.preset}: {len(now)} cells (seed {args.seed}), {args.threads} thread(s) per process; "
+        f"before = {args.before}, now = the working tree"
     )
-    print(f"{'seconds per cell':<22}{'per copy':>10}{'shared':>10}{'ratio':>8}")
-    for name in ["params+flops", *names]:
-        a, b = np.mean(seconds["per copy"][name]), np.mean(seconds["shared"][name])
-        print(f"{name:<22}{a:>10.4f}{b:>10.4f}{a / b:>8.1f}")
-    a, b = np.mean(walls["per copy"]), np.mean(walls["shared"])
-    print(f"{'all, wall per cell':<22}{a:>10.4f}{b:>10.4f}{a / b:>8.1f}")
-    for label in runs:
-        hours = np.mean(walls[label]) * space.NUM_ARCHS / args.workers / 3600
-        print(f"projected whole space, {label}: {hours:.2f} h with {args.workers} workers of {args.threads} thread(s)")
+    print(f"{'seconds per cell':<18}{'before':>9}{'now':>9}{'speed-up':>9}{'max rel diff':>14}")
+    for name in ["setup", *names]:
+        a = np.mean([r["seconds"].get(name, np.nan) for r in before])
+        b = np.mean([r["seconds"].get(name, np.nan) for r in now])
+        diff = ""
+        if name != "setup":
+            x = np.array([r["values"][name] for r in before])
+            y = np.array([r["values"][name] for r in now])
+            diff = f"{np.max(np.abs(x - y) / np.maximum(np.abs(x), 1e-12)):.1e}"
+        print(f"{name:<18}{a:>9.4f}{b:>9.4f}{a / b:>8.2f}x{diff:>14}")
+    a, b = np.mean([r["wall"] for r in before]), np.mean([r["wall"] for r in now])
+    print(f"{'all, wall':<18}{a:>9.4f}{b:>9.4f}{a / b:>8.2f}x")
+    for label, wall in (("before", a), ("now", b)):
+        minutes = wall * space.NUM_ARCHS / args.workers / 60
+        print(f"whole space, {label}: {minutes:.0f} min with {args.workers} processes of {args.threads} thread(s)")
 
 
 if __name__ == "__main__":

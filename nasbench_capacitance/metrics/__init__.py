@@ -154,6 +154,17 @@ def register(metric: Metric) -> Metric:
     return metric
 
 
+# passes that run others inside them: the loss and activation passes read one shared forward, which
+# records the ReLU codes ("codes") when a proxy asked for reads them
+IMPLIED_PASSES = {"gradients": ("forward",), "activations": ("forward", "codes"), "codes": ("forward",)}
+
+
+def with_implied_passes(passes: Iterable[str]) -> tuple[str, ...]:
+    """``passes`` with the passes they run inside (so each proxy is charged its share of those too)."""
+    named = tuple(passes)
+    return tuple(dict.fromkeys([*named, *(inner for p in named for inner in IMPLIED_PASSES.get(p, ()))]))
+
+
 def metric(
     name: str,
     *,
@@ -173,7 +184,8 @@ def metric(
     - ``arch`` and ``curve``: the function is the raw score ``(Inputs) -> {budget: value}``;
     - ``init`` (a zero-cost proxy): the function is the formula ``(session) -> float`` over the passes
       of the initialised network on the proxies' batch (:class:`.zero_cost.ProxySession`); ``passes``
-      names the shared passes it reads (``"activations"``, ``"gradients"``) and ``iso_invariant``
+      names the shared passes it reads (``"activations"``, ``"gradients"``, ``"forward"``, or any a
+      plug-in defines with ``session.shared``) and ``iso_invariant``
       says whether it reads only the function a cell computes (see :class:`Proxy`);
     - ``calibrated``: the function is the model factory ``(x, y, seed) -> fitted regressor``, and
       ``features`` ``(record, budget) -> vector or None`` and ``budgets`` ``(records) -> budgets``
@@ -192,7 +204,7 @@ def metric(
                 raise ValueError(f"calibrated metric {name!r} needs features= and budgets=")
             calibration, raw = Calibrated(features, budgets, function), None
         elif kind == "init":
-            proxy, raw = Proxy(function, tuple(passes), iso_invariant), _proxy_score(name)
+            proxy, raw = Proxy(function, with_implied_passes(passes), iso_invariant), _proxy_score(name)
         aggregate = Aggregate(tuple(components), function) if kind == "aggregate" else None
         raw = None if aggregate else raw
         needs = Needs.of(kind, strategy)

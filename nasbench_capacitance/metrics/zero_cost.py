@@ -56,6 +56,7 @@ T = TypeVar("T")
 JACOBIAN_EPS = 1e-5  # k in jacob_cov and epe_nas
 ZEN_MIXUP = 0.01  # x' = x + 0.01 ε (ZenNAS mixup_gamma)
 UNDEFINED_SCORE = -1e8  # NASLib's score for a NaN/inf proxy value: such a cell ranks last
+RUNNING_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 SECOND_BATCH_SEED = 7919  # the second batch's seed is the proxies' seed plus this (another draw of images)
 
 
@@ -114,6 +115,27 @@ class Activations:
 
 
 @dataclass
+class _Forward:
+    """One chunk's forward in train mode, its input a leaf: the output and what the hooks recorded."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    out: torch.Tensor = field(init=False)
+    codes: list[torch.Tensor] = field(default_factory=list)  # per ReLU: (n, units) bool, input > 0
+    outputs: dict[nn.Module, torch.Tensor] = field(default_factory=dict)  # per weighted layer, with its graph
+    features: torch.Tensor | None = None  # what the head reads, detached
+
+    def keep_code(self, _m: nn.Module, inputs: tuple, _o: torch.Tensor) -> None:
+        self.codes.append(inputs[0].detach().flatten(1) > 0)
+
+    def keep_output(self, module: nn.Module, _i: tuple, output: torch.Tensor) -> None:
+        self.outputs[module] = output
+
+    def keep_features(self, _m: nn.Module, inputs: tuple) -> None:
+        self.features = inputs[0].detach()
+
+
+@dataclass
 class Gradients:
     """One loss pass: per weighted layer the gradient, channel Fisher information and (if asked) Hg."""
 
@@ -162,9 +184,10 @@ class ProxySession:
 
     def _pass(self, name: str, compute: Callable[[], T]) -> T:
         if name not in self._products:
-            start = time.perf_counter()
+            start, inner = time.perf_counter(), sum(self._pass_seconds.values())
             self._products[name] = compute()
-            self._pass_seconds[name] = time.perf_counter() - start
+            # exclusive of the passes it ran inside (the loss pass runs the shared forward)
+            self._pass_seconds[name] = time.perf_counter() - start - (sum(self._pass_seconds.values()) - inner)
         return self._products[name]  # type: ignore[return-value]
 
     @property
@@ -188,23 +211,54 @@ class ProxySession:
         self.seconds[name] = own + shared
         return value
 
-    def _activations(self) -> Activations:
-        codes: list[list[torch.Tensor]] = []
+    def _forwards(self) -> list[_Forward]:
+        """One forward per chunk with the input as a leaf, recording what the loss and activation passes
+        and beta_init read, so that they share it (its graph is kept until the session ends). BatchNorm
+        normalises with the batch's statistics; its running statistics are restored afterwards."""
         relus = [m for m in self.net.modules() if isinstance(m, nn.ReLU)]
-        rows, labels, classes = [], [], 0
+        layers = weighted_layers(self.net)
+        head = getattr(self.net, "head", None)
+        norms = [m for m in batchnorms(self.net) if m.track_running_stats]
+        kept = [tuple(cast(torch.Tensor, getattr(m, k)).clone() for k in RUNNING_STATISTICS) for m in norms]
+        forwards = []
         for x, y in self.batches:
-            chunk: list[torch.Tensor] = []
             x = x.detach().clone().requires_grad_(True)
-            with _forward_hooks(
-                relus, lambda _m, inputs, _o, chunk=chunk: chunk.append(inputs[0].detach().flatten(1) > 0)
-            ):
-                out = self.net(x)
-            (jac,) = torch.autograd.grad(out, x, torch.ones_like(out), allow_unused=True)
+            record = _Forward(x, y)
+            hooks = [m.register_forward_hook(record.keep_code) for m in relus if self._wants("codes")]
+            hooks += [m.register_forward_hook(record.keep_output) for m in layers if self._wants("gradients")]
+            if isinstance(head, nn.Module):
+                hooks.append(head.register_forward_pre_hook(record.keep_features))
+            try:
+                record.out = self.net(x)
+            finally:
+                for h in hooks:
+                    h.remove()
+            forwards.append(record)
+        # the network is left as it was (running statistics are not the proxies' to move): the saved
+        # copies take the buffers' places, as the graph holds the moved ones and checks they stay put
+        for m, saved in zip(norms, kept):
+            for k, tensor in zip(RUNNING_STATISTICS, saved):
+                setattr(m, k, tensor)
+        return forwards
+
+    def _wants(self, name: str) -> bool:
+        """Whether a proxy asked for reads pass ``name`` (all are assumed wanted when nobody said)."""
+        return not self.sharing or name in self.sharing
+
+    @property
+    def forwards(self) -> list[_Forward]:
+        return self._pass("forward", self._forwards)
+
+    def _activations(self) -> Activations:
+        rows, labels, classes, codes = [], [], 0, []
+        for record in self.forwards:
+            out, x = record.out, record.x
+            (jac,) = torch.autograd.grad(out, x, torch.ones_like(out), retain_graph=True, allow_unused=True)
             jac = jac if jac is not None else torch.zeros_like(x)  # None: the output ignores the input
             rows.append(jac.detach().flatten(1).double())
-            labels.append(y)
+            labels.append(record.y)
             classes = out.shape[1]
-            codes.append(chunk)
+            codes.append(record.codes)
         per_relu = [torch.cat(parts) for parts in zip(*codes)]
         return Activations(torch.cat(rows), torch.cat(labels), classes, per_relu)
 
@@ -215,16 +269,13 @@ class ProxySession:
         fisher: list[torch.Tensor | None] = [None] * len(layers)
         fused = self.hessian and len(self.batches) == 1  # Hg from this pass's graph: one forward fewer
         graph_grads: tuple[torch.Tensor | None, ...] = ()
-        for x, y in self.batches:
-            outputs: dict[nn.Module, torch.Tensor] = {}
-            with _forward_hooks(
-                layers, lambda module, _i, output, outputs=outputs: outputs.__setitem__(module, output)
-            ):
-                loss = F.cross_entropy(self.net(x), y)
+        for record in self.forwards:
+            loss = F.cross_entropy(record.out, record.y)
+            outputs = record.outputs
             live = {slot: outputs[m] for slot, m in enumerate(layers) if m in outputs and outputs[m].requires_grad}
             slots = list(live)
             everything = torch.autograd.grad(
-                loss, [*weights, *(live[s] for s in slots)], create_graph=fused, allow_unused=True
+                loss, [*weights, *(live[s] for s in slots)], create_graph=fused, retain_graph=True, allow_unused=True
             )
             graph_grads = everything[: len(weights)]
             for slot, g in enumerate(graph_grads):
@@ -260,7 +311,7 @@ class ProxySession:
             z = sum((g0 * g).sum() for g0, g in zip(first, graph) if g is not None and g0 is not None)
             if not isinstance(z, torch.Tensor) or not z.requires_grad:
                 continue  # no weight reaches the loss
-            for slot, hg in enumerate(torch.autograd.grad(z, weights, allow_unused=True)):
+            for slot, hg in enumerate(torch.autograd.grad(z, weights, retain_graph=True, allow_unused=True)):
                 if hg is not None:
                     total[slot] = _accumulate(total[slot], hg)
         return total
@@ -395,14 +446,15 @@ def _epe_nas(s: ProxySession) -> float:
 @metric(
     "nwot",
     kind="init",
-    passes=("activations",),
+    passes=("codes",),
     iso_invariant=False,
     description="NASWOT v2: log|det| of the ReLU Hamming kernel",
     reference="nas-without-training score_networks.py",
 )
 def _nwot(s: ProxySession) -> float:
     """log|det K| with K_ij = Σ over ReLU inputs of (#units − Hamming distance of the binary codes)."""
-    codes = torch.cat(s.activations.codes, dim=1).float()  # (n, all units); float32 counts are exact below 2^24
+    per_chunk = [torch.cat(f.codes, dim=1) for f in s.forwards]  # no input gradient needed: the forward alone
+    codes = torch.cat(per_chunk).float()  # (n, all units); float32 counts are exact below 2^24
     kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
     return float(torch.linalg.slogdet(kernel.double()).logabsdet)
 
@@ -410,7 +462,7 @@ def _nwot(s: ProxySession) -> float:
 @metric(
     "beta_init",
     kind="init",
-    passes=(),
+    passes=("forward",),
     iso_invariant=True,
     description="−β_eff (gradient) of a seeded capacitance probe on the initialised network's features",
     reference="this project: docs/beta_study.md",
@@ -425,7 +477,10 @@ def _beta_init(s: ProxySession) -> float:
     β_eff would be 0 and rank it first, but the kernel calls it undefined (it describes no learning at
     all), so the cell gets :data:`UNDEFINED_SCORE` and ranks last.
     """
-    features = torch.cat([probe_features(s.net, x, "batch") for x, _ in s.batches])
+    recorded = [f.features for f in s.forwards]
+    if any(f is None for f in recorded):  # a network without a head module: its own forward
+        recorded = [probe_features(s.net, x, "batch") for x, _ in s.batches]
+    features = torch.cat(cast(list[torch.Tensor], recorded))
     labels = torch.cat([y for _, y in s.batches])
     with torch.no_grad():
         head = cast(nn.Module, s.net.head)
