@@ -91,6 +91,7 @@ def _az(s: ProxySession) -> AZComponents:
     "az_expressivity",
     kind="init",
     passes=("az_nas",),
+    iso_invariant=True,  # block outputs only: a dead edge adds nothing to them
     description="AZ-NAS expressivity: Σ entropy of the features' covariance spectrum",
     reference="AZ-NAS NB201/ZeroShotProxy/compute_az_nas_score.py",
 )
@@ -102,6 +103,7 @@ def _expressivity(s: ProxySession) -> float:
     "az_progressivity",
     kind="init",
     passes=("az_nas",),
+    iso_invariant=True,  # block outputs only: a dead edge adds nothing to them
     description="AZ-NAS progressivity: the smallest rise of that entropy from one block to the next",
     reference="AZ-NAS NB201/ZeroShotProxy/compute_az_nas_score.py",
 )
@@ -113,6 +115,7 @@ def _progressivity(s: ProxySession) -> float:
     "az_trainability",
     kind="init",
     passes=("az_nas",),
+    iso_invariant=True,  # block outputs only: a dead edge adds nothing to them
     description="AZ-NAS trainability: mean over blocks of −σ − 1/σ + 2 of their Jacobian's top singular value",
     reference="AZ-NAS NB201/ZeroShotProxy/compute_az_nas_score.py",
 )
