@@ -7,11 +7,15 @@ too, so a study of the same configuration serves a search and the other way roun
 
 Where a score comes from (``source``):
 
-- ``"table"``: the shipped whole-space table (:func:`whole_space.table.reference_table`), for the arch and
-  zero-cost metrics it holds, when the configuration's network, data, proxy batch and seed are the
-  ones that table was made with (the ``quick`` preset); the seconds charged are those the table measured.
+- ``"table"``: a shipped whole-space table (:func:`whole_space.table.table_for`), for the arch, zero-cost
+  and aggregate metrics it holds, when the configuration's network, data, proxy batch and seed are the
+  ones that table was made with (the ``quick`` preset: all 15,625 cells; ``standard``: a seeded sample,
+  whose other cells are computed live); the seconds charged are those the table measured.
 - ``"live"``: computed here by :func:`evaluate_architecture`; the seconds charged are measured.
 - ``"auto"`` (default): the table where it applies, live otherwise.
+
+An aggregate (``az_nas``, ``vkdnw_agg``, ``te_nas``) ranks its components over a population of cells,
+so it is read from a table only (its value there is over the table's cells).
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ from .study.evaluate import (
 )
 
 SOURCES = ("auto", "table", "live")
-TABLE_PRESET = "quick"  # the configuration the shipped whole-space table was scored with
 TABLE_DEVICE = "cpu, 1 thread per cell (the machine that made the shipped whole-space table)"
 
 
@@ -90,9 +93,10 @@ class Scorer:
         self.metric = metrics.get(metric)
         self.config = config if config is not None else config_module.load(preset, overrides=overrides)
         self.budget = self._budget(budget)
+        self._given_table = Path(table) if table is not None else None
+        self._table_path: Path | None = None  # the table scores are read from (set by _source)
         self.source = self._source(source, table)
-        self._table = _table_column(self.metric.name, table) if self.source == "table" else None
-        self._table_path = Path(table) if table is not None else None
+        self._table = _table_column(self.metric.name, self._table_path) if self.source == "table" else None
         self._db = _store_file(store, self.config) if store is not None else None
         self._data: Any = None
         self._records: dict[int, Record] = {}
@@ -132,7 +136,7 @@ class Scorer:
     def identity(self) -> dict[str, Any]:
         """What fixes this scorer's scores and charged seconds (part of a search setting's identity)."""
         device = TABLE_DEVICE if self.source == "table" else str(resolve_device(self.config.run.device))
-        table = str(self._table_path) if self._table_path is not None else ""
+        table = str(self._given_table) if self._given_table is not None else ""  # a shipped table is the preset's
         return identity.proxy_scoring(self.source, self.budget, study_identity(self.config), device, table)
 
     def get_data_reqs(self) -> dict[str, Any]:
@@ -162,12 +166,14 @@ class Scorer:
                         "call fit(archs, accuracies) first"
                     )
                 self._scores[index] = float(self._fitted.predict([self.record(index)])[0])
-            elif self._table is not None:
+            elif self._table is not None and not math.isnan(self._table[0][index]):
                 self._scores[index] = float(self._table[0][index])
                 seconds = float(self._table[1][index]) if self._table[1] is not None else 0.0
                 self._seconds[index] = 0.0 if math.isnan(seconds) else seconds
                 self.cost.charge(self._seconds[index])
-            else:
+            elif self.metric.kind == "aggregate":
+                raise ValueError(f"cell {index} is not in the table {self._table_path}: {self.name} has no value there")
+            else:  # live, or a cell that a sample table does not hold
                 self._scores[index] = self.record(index).score(self.name, self.budget)
         return self._scores[index]
 
@@ -234,21 +240,26 @@ class Scorer:
         return metrics.epoch_key(value)
 
     def _source(self, source: str, table: str | os.PathLike | None) -> str:
-        from .whole_space.table import reference_columns
+        from .whole_space.table import reference_columns, table_for
 
-        usable = (
-            self.metric.kind in ("arch", "init")
-            and identity.training_free(self.config) == identity.training_free(config_module.load(TABLE_PRESET))
-            and (table is not None or self.name in reference_columns())
+        shipped = table_for(self.config)
+        usable = self.metric.kind in ("arch", "init", "aggregate") and (
+            table is not None or (shipped is not None and self.name in reference_columns(shipped[0]))
         )
-        if source == "table" and not (usable or table is not None):
+        if self.metric.kind == "aggregate" and (source == "live" or not usable):
             raise ValueError(
-                f"{self.name} is not in the whole-space table for this configuration: the table holds the "
-                f"training-free metrics at the {TABLE_PRESET!r} preset that were registered when it was made "
-                "(`make space-reference` adds newer ones); use source='live'"
+                f"{self.name} ranks its components over a population of cells, so it is read from a whole-space "
+                "table (table=FILE, or a preset with a shipped table that holds it), or compared with nbcap compare"
             )
-        if source == "auto":
-            return "table" if usable else "live"
+        if source == "table" and not usable:
+            where = f"the shipped {shipped[1]!r} table" if shipped else "no shipped table fits this configuration"
+            raise ValueError(
+                f"{self.name} is not in a whole-space table for this configuration ({where}); pass table=FILE "
+                "(a space.csv of nbcap space) or use source='live'"
+            )
+        if source == "table" or (source == "auto" and usable):
+            self._table_path = Path(table) if table is not None else shipped[0] if shipped else None
+            return "table"
         return source
 
     def _names(self) -> list[str]:

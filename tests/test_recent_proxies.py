@@ -66,6 +66,10 @@ def test_meco_of_one_conv_is_one_minus_the_channels_correlation():
 def test_distinct_neuron_patterns_counts_distinct_columns():
     active = torch.tensor([[1, 0, 1, 1, 0], [0, 0, 0, 1, 0], [1, 1, 1, 1, 0]], dtype=torch.bool)
     assert recent.distinct_neuron_patterns(active) == 4  # columns 0 and 2 agree
+    many = torch.rand(20, 3000, generator=torch.Generator().manual_seed(0)) < 0.1
+    for rows in (16, 20):  # the counted and the sorted paths agree with a set of tuples
+        expected = len({tuple(column) for column in many[:rows].T.tolist()})
+        assert recent.distinct_neuron_patterns(many[:rows]) == expected
     with pytest.raises(ValueError, match="63-bit"):
         recent.distinct_neuron_patterns(torch.zeros(63, 2, dtype=torch.bool))
 

@@ -21,6 +21,7 @@ from .. import metrics, paths
 from ..config import StudyConfig
 from ..data.ground_truth import GroundTruth
 from ..evaluation import ablation, ranking
+from ..metrics.aggregates import aggregate_columns
 from ..metrics.imported import ImportedScores
 from ..nb201 import space
 from ..outputs import write_rows
@@ -72,6 +73,12 @@ def check_metrics(names: Sequence[str]) -> list[str]:
     chosen = metrics.check_names(n.strip() for n in names if n.strip())
     if not chosen:
         raise CompareError("name at least one metric to compare, e.g. nbcap compare nwot")
+    aggregates = [n for n in chosen if metrics.get(n).kind == "aggregate"]
+    if aggregates:
+        raise CompareError(
+            f"{', '.join(aggregates)}: every comparison reports the rank aggregates beside the other baselines "
+            "(their components ranked over the compared cells); name a metric to compare with them"
+        )
     trained = [n for n in chosen if metrics.get(n).kind not in ("arch", "init")]
     if trained:
         raise CompareError(
@@ -150,10 +157,22 @@ def gather(
             live.append(name)
     if live:
         _score_here(comp, live, out / SCORES, stream)
+    _add_aggregates(comp)
     for name, cost in costs.items():
         if name not in files:
             raise CompareError(f"--cost {name}={cost}: --cost states the seconds of imported scores; {name} is not one")
     return comp
+
+
+def _add_aggregates(comp: Comparison) -> None:
+    """The rank aggregates (AZ-NAS, VKDNW's, TE-NAS) as baselines, ranked over the comparison's cells; each
+    costs what its components cost."""
+    for name, values in aggregate_columns(comp.columns).items():
+        components = metrics.get(name).aggregate.components  # type: ignore[union-attr]
+        comp.columns[name] = values
+        comp.seconds[name] = np.sum([comp.seconds[c] for c in components], axis=0)
+        comp.sources[name] = f"ranks of {', '.join(components)} over these {len(comp.cells):,} cells"
+        comp.baselines.append(name)
 
 
 def _score_here(comp: Comparison, names: list[str], folder: Path, stream: TextIO) -> None:

@@ -105,11 +105,20 @@ def _meco(s: ProxySession) -> float:
 
 def distinct_neuron_patterns(active: torch.Tensor) -> int:
     """The number of distinct columns of a (samples, neurons) boolean matrix: each neuron's pattern of
-    activity across the samples, read as a binary number (up to 62 samples)."""
-    if len(active) > 62:
-        raise ValueError(f"{len(active)} samples: a neuron's pattern is read as a 63-bit number")
-    place = (2 ** torch.arange(len(active), device=active.device)).to(torch.int64)
-    return len(torch.unique(place @ active.to(torch.int64)))
+    activity across the samples, read as a binary number (up to 62 samples).
+
+    Up to 16 samples (SWAP's), the numbers come from a float32 product (exact below 2^24) and are
+    counted by ``bincount`` over the 65,536 possible patterns: several times faster than sorting.
+    """
+    samples = len(active)
+    if samples > 62:
+        raise ValueError(f"{samples} samples: a neuron's pattern is read as a 63-bit number")
+    if samples <= 16:
+        place = 2.0 ** torch.arange(samples, device=active.device, dtype=torch.float32)
+        patterns = (place @ active.to(torch.float32)).to(torch.int64)
+        return int((torch.bincount(patterns, minlength=2**samples) > 0).sum())
+    place64 = (2 ** torch.arange(samples, device=active.device)).to(torch.int64)
+    return len(torch.unique(place64 @ active.to(torch.int64)))
 
 
 def _swap_patterns(s: ProxySession) -> float:

@@ -18,6 +18,7 @@ import numpy as np
 from .. import metrics, paths
 from ..data.ground_truth import STANDARD_TARGETS, GroundTruth, GroundTruthError
 from ..evaluation import ranking
+from ..metrics.aggregates import aggregate_columns
 from ..outputs import to_json, write_rows
 from ..store.records import Record
 from ..store.results import results_file
@@ -47,10 +48,12 @@ def standard_targets(table: Path) -> list[GroundTruth]:
 
 
 def score_columns(records: list[Record]) -> dict[str, np.ndarray]:
-    """{metric: scores aligned with ``records``}, in registry order."""
+    """{metric: scores aligned with ``records``}, in registry order, with every aggregate whose components
+    are there (ranked over these cells)."""
     present = {m for r in records for m in r["metrics"]}
     names = [m for m in metrics.REGISTRY if m in present]
-    return {m: np.array([r["metrics"].get(m, {}).get("0", math.nan) for r in records], dtype=float) for m in names}
+    columns = {m: np.array([r["metrics"].get(m, {}).get("0", math.nan) for r in records], dtype=float) for m in names}
+    return {**columns, **aggregate_columns(columns)}
 
 
 def write_space_csv(path: Path, records: list[Record], columns: dict[str, np.ndarray]) -> Path:
@@ -164,6 +167,11 @@ def format_space_table(
         )
     if copied:
         lines.append(f"copied within isomorphism classes from each class's lowest index: {', '.join(copied)}")
+    aggregated = [m for m in names if metrics.get(m).kind == "aggregate"]
+    if aggregated:
+        lines.append(
+            f"{', '.join(aggregated)}: ranks of their components over these {n} cells (a population's, not a cell's)"
+        )
     lines.append("higher score = better for every metric; every target and subset is in space_correlations.csv")
     return "\n".join(lines)
 
@@ -197,10 +205,14 @@ def write_space_report(
     statuses: dict[str, int] = {}
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    aggregated = [m for m in columns if metrics.get(m).kind == "aggregate"]
     meta = {
         "study": run["config"],
         "provenance": run["provenance"],
         "note": IMAGES_NOTE,
+        "aggregates": f"{', '.join(aggregated)} rank their components over these {len(records)} cells"
+        if aggregated
+        else "",
         "copied": copied,
         "ground_truth": [gt.provenance() for gt in targets],
         "statuses": statuses,

@@ -52,6 +52,11 @@ def training_free_metrics(names: Iterable[str] | None = None) -> list[str]:
         raise SpaceError(f"--metrics names no metric; choose from {', '.join(free)}")
     for name in chosen:
         metric = metrics.get(name)  # unknown names: one message listing every metric
+        if metric.aggregate is not None:
+            raise SpaceError(
+                f"{name} ranks {', '.join(metric.aggregate.components)} over the cells scored together: score "
+                "those, and the report (space.csv) adds it"
+            )
         if metric.kind not in ("arch", "init"):
             raise SpaceError(
                 f"{name} needs training ({metric.kind} metric); nbcap space scores training-free metrics "
