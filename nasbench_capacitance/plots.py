@@ -356,8 +356,9 @@ def tau_bars(path: Path, rows: list[dict], target: str, highlight: list[str]) ->
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(mine) + 1.2))
     y = np.arange(len(mine))
     taus = np.array([r["kendall_tau"] for r in mine], dtype=float)
-    low = taus - np.array([r["kendall_low"] for r in mine], dtype=float)
-    high = np.array([r["kendall_high"] for r in mine], dtype=float) - taus
+    # a percentile interval need not hold its point estimate (ties, few cells): draw no negative arm
+    low = np.nan_to_num(np.clip(taus - np.array([r["kendall_low"] for r in mine], dtype=float), 0, None))
+    high = np.nan_to_num(np.clip(np.array([r["kendall_high"] for r in mine], dtype=float) - taus, 0, None))
     colours = ["tab:red" if r["metric"] in highlight else "tab:blue" for r in mine]
     ax.barh(y, taus, xerr=[low, high], color=colours, alpha=0.8, capsize=2)
     ax.set_yticks(y, [r["metric"] for r in mine], fontsize=8)

@@ -161,7 +161,7 @@ class Check:
         many = self.run(
             "train_many",
             ["nasbench_capacitance", "run", *s.network, "--set", f"sample.archs={s.at_once}", "--set",
-             "sample.seed=1", "--workers", str(s.at_once), "--out", str(out / "train_many")],
+             "run.seed=1", "--workers", str(s.at_once), "--out", str(out / "train_many")],
             f"{s.at_once} architectures, 1 epoch each, {s.at_once} processes sharing the device",
         )  # fmt: skip
         many.update(_per_cell(out / "train_many"))

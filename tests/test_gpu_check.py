@@ -4,14 +4,18 @@ in one command cannot rot between the sessions that have a GPU."""
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # six commands, a minute or two: make test-all (CI) runs it
 def test_the_gpu_check_runs_every_step_and_writes_its_report(tmp_path):
     out = tmp_path / "gpu"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
     done = subprocess.run(
         [str(ROOT / "scripts" / "gpu_check.sh"), "--dry-run", str(out)], env=env, capture_output=True, text=True
     )

@@ -65,17 +65,32 @@ def test_scorer_reads_the_table_or_computes_the_same_score_live(cifar_cache):
     scores = table.query([0, BEST, Structure(), Graph()])
     assert scores.shape == (4,) and scores[1] == scores[2] == scores[3]
     assert table.cost.calls == 2 and table.seconds(6111) > 0  # the cache charges a cell once
-    with pytest.raises(ValueError, match="not in the whole-space table"):
+    with pytest.raises(ValueError, match="not in a whole-space table for this configuration"):
         Scorer("val_acc", "smoke", source="table")
 
 
 def test_a_proxy_registered_after_the_table_was_made_is_scored_live(monkeypatch):
     shipped = shipped_table.reference_columns()
     assert "nwot" in shipped and Scorer("nwot").source == "table"
-    monkeypatch.setattr(shipped_table, "reference_columns", lambda: [c for c in shipped if c != "nwot"])
+    monkeypatch.setattr(shipped_table, "reference_columns", lambda *_: [c for c in shipped if c != "nwot"])
     assert Scorer("nwot").source == "live"
-    with pytest.raises(ValueError, match="make space-reference"):
+    with pytest.raises(ValueError, match="pass table=FILE"):
         Scorer("nwot", source="table")
+
+
+def test_a_sample_table_serves_its_cells_and_the_others_are_scored_live(tmp_path, cifar_cache):
+    path = tmp_path / "space.csv"
+    rows = [f"{i},{space.arch_from_index(i).to_string()},{v},{a}" for i, v, a in ((3, 1.5, -2.0), (6111, 2.5, -1.0))]
+    path.write_text("index,arch_str,nwot,az_nas\n" + "\n".join(rows) + "\n")
+    nwot = Scorer("nwot", table=path)
+    assert nwot.source == "table" and nwot.score(6111) == 2.5
+    assert nwot.score(10) == pytest.approx(Scorer("nwot", source="live").score(10))  # not in the table: live
+    aggregate = Scorer("az_nas", table=path)
+    assert aggregate.query([3, 6111]).tolist() == [-2.0, -1.0]
+    with pytest.raises(ValueError, match="cell 10 is not in the table"):
+        aggregate.score(10)
+    with pytest.raises(ValueError, match="ranks its components over a population"):
+        Scorer("az_nas", source="live")
 
 
 def test_a_trained_metric_is_cached_in_a_store_that_nbcap_run_resumes(tmp_path, nb201_table):
@@ -226,9 +241,9 @@ def test_a_pool_restricts_the_search_to_a_study_and_reads_its_scores(tmp_path, n
 
     cfg = config.load("smoke", overrides=["sample.archs=6"])
     run_study(cfg, tmp_path / "study", stream=StringIO())
-    plan = plan_search(["proxy"], ["beta_weight"], [1000], 5, params={"cells": [3]}, pool=tmp_path / "study")
+    plan = plan_search(["proxy"], ["beta_weight"], [500], 5, params={"cells": [3]}, pool=tmp_path / "study")
     chosen = {
-        search_once(plan.settings[0], s, plan.bench, plan.scorers["beta_weight"]).returned_at(1000) for s in range(5)
+        search_once(plan.settings[0], s, plan.bench, plan.scorers["beta_weight"]).returned_at(500) for s in range(5)
     }
     assert chosen <= set(sample(cfg))
     with pytest.raises(ValueError, match="more than the 6 cells of --pool"):

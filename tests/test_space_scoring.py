@@ -13,12 +13,15 @@ from helpers import kill_midway, records_per_index
 from nasbench_capacitance import cli, config
 from nasbench_capacitance.evaluation import ranking
 from nasbench_capacitance.metrics import cost
+from nasbench_capacitance.metrics.aggregates import aggregate_columns
 from nasbench_capacitance.nb201 import space
 from nasbench_capacitance.whole_space.scoring import (
+    PREFIX_LIMIT,
     SpaceError,
     Task,
     iso_invariant,
     parse_indices,
+    parse_sample,
     representatives,
     score_cells,
     tasks,
@@ -47,9 +50,12 @@ def test_a_small_range_end_to_end(tmp_path, nb201_table, capsys):
     targets = {r["target"] for r in correlations}
     assert targets == {"c10valid_xvalid_200_v10", "c10_test_200", "c100_test_200", "in16_test_200"}
     assert {r["subset"] for r in correlations} == {"all", "non-degenerate"}
-    assert len(correlations) == len(training_free_metrics()) * 4 * 2 and all(
+    assert len(correlations) == (len(training_free_metrics()) + 3) * 4 * 2 and all(
         r["n"] == "12" for r in correlations if r["subset"] == "all"
-    )
+    )  # the three rank aggregates too, over these 12 cells
+    columns = {k: np.array([float(r[k]) for r in rows]) for k in rows[0] if k in training_free_metrics()}
+    for name, values in aggregate_columns(columns).items():
+        np.testing.assert_allclose([float(r[name]) for r in rows], values, rtol=1e-8)
     search = read_csv(out / "space_search.csv")
     assert {"top1", "top10", "top100", "recall_top1pct", "recall_top5pct", "rank_of_best"} <= set(search[0])
     oracle = [r for r in search if r["metric"] == "(oracle)"][0]
@@ -146,6 +152,9 @@ def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_ta
         (["--indices=-1:5"], "0 <= START < STOP <= 15625"),
         (["--indices", "7:7"], "0 <= START < STOP <= 15625"),
         (["--indices", "abc"], "START:STOP"),
+        (["--sample", "0"], "--sample takes N[:SEED]"),
+        (["--sample", "10:x"], "--sample takes N[:SEED]"),
+        (["--metrics", "az_nas"], "az_nas ranks flops, az_expressivity"),
         (["--set", "model.C=0"], "model.C must be at least 1"),
     ],
 )
@@ -173,8 +182,11 @@ def test_a_later_metric_adds_a_column_and_anything_else_is_refused(tmp_path, nb2
     assert "holds a different study" in err and "seed" in err and "Traceback" not in err
 
 
-def test_indices_and_costs():
+def test_indices_samples_and_costs():
     assert parse_indices(None) == range(15625) and parse_indices("10:") == range(10, 15625)
+    # a smaller sample with the same seed is a prefix, up to the limit where random.sample changes method
+    assert parse_sample(f"{PREFIX_LIMIT}:4")[:200] == parse_sample("200:4") == space.sample_indices(200, 4)
+    assert parse_sample("1000")[:10] == parse_sample("10:0")
     assert parse_indices(":5") == range(5)
     with pytest.raises(SpaceError):
         parse_indices("5")

@@ -169,9 +169,7 @@ def format_space_table(
         lines.append(f"copied within isomorphism classes from each class's lowest index: {', '.join(copied)}")
     aggregated = [m for m in names if metrics.get(m).kind == "aggregate"]
     if aggregated:
-        lines.append(
-            f"{', '.join(aggregated)}: ranks of their components over these {n} cells (a population's, not a cell's)"
-        )
+        lines.append(f"{', '.join(aggregated)}: ranks of their components over these {n} cells (a population's score)")
     lines.append("higher score = better for every metric; every target and subset is in space_correlations.csv")
     return "\n".join(lines)
 
