@@ -10,7 +10,7 @@ NBCAP_DATA ?= $(if $(wildcard ../shared/cifar10),$(abspath ../shared),$(abspath 
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup data lint test test-all demo figures bench baselines results-pages space-reference search-results beta-study check-params clean
+.PHONY: setup data lint test test-all gpu-data demo figures bench baselines results-pages space-reference search-results beta-study check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ test: lint data
 # Everything, the slow tests included: what CI runs.
 test-all: lint data
 	$(BIN)/python -m pytest -q
+
+# The data a GPU machine needs, in the ignored .gpu/ folder that travels with the checkout (about
+# 26 MB); then on that machine: scripts/gpu_check.sh OUT (docs/gpu_and_ray.md).
+gpu-data:
+	mkdir -p .gpu/cifar10 .gpu/nb201
+	cp $(NBCAP_DATA)/cifar10/cifar10-jpeg.tar.gz .gpu/cifar10/
+	cp $(NBCAP_DATA)/nb201/nb201_merged.csv .gpu/nb201/
 
 demo: data
 	$(BIN)/nbcap run --preset quick --out out/quick

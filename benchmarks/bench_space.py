@@ -2,7 +2,7 @@
 side by side on the same cells in one run.
 
 Usage: NBCAP_DATA=../shared python benchmarks/bench_space.py --before REV [--preset quick --cells 40
---threads 1 --metrics ...]
+--threads 1 --metrics ...] [--train --set train.epochs=1]
 
 REV is any git revision of this repository (``git worktree`` checks it out in a temporary folder). Two
 worker processes (``space_worker.py``), one per revision, load the data once; the cells are sent to
@@ -10,7 +10,8 @@ them alternately, one at a time, so drift in the machine's speed hits both alike
 start-up is not timed. Each cell's time includes building its network, the proxies' batch and the
 parameter/FLOP count. Prints seconds per metric (its own work plus its share of the passes it
 reads) for both, the largest relative difference of their values, and the whole space projected for
-``--workers`` processes.
+``--workers`` processes. ``--train`` trains the cells instead (the preset's training, ``--set`` to
+change it) and compares the trainer's seconds per cell and the final validation accuracy.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Worker:
     def __init__(self, tree: Path, args: argparse.Namespace, names: list[str]):
         env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(args.threads)}
         command = [sys.executable, str(WORKER), "--preset", args.preset, "--metrics", ",".join(names)]
-        command += ["--threads", str(args.threads)]
+        command += ["--threads", str(args.threads), *(f"--set={o}" for o in args.overrides)]
+        command += ["--train"] if args.train else []
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self._read()  # ready
 
@@ -74,8 +76,11 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="processes assumed for the whole-space projection")
     p.add_argument("--metrics", help="comma-separated init metrics (default: the first shipped table's twelve)")
     p.add_argument("--seed", type=int, default=0, help="which cells (a seeded uniform sample)")
+    p.add_argument("--train", action="store_true", help="train the cells instead of scoring them")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
     names = metrics.check_names(args.metrics.split(",")) if args.metrics else TODAYS_TABLE
+    names = ["val_acc"] if args.train else names
     cells = space.sample_indices(args.cells + 1, seed=args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         before_tree = Path(tmp) / "before"
@@ -103,18 +108,18 @@ def report(results: dict[str, list[dict]], names: list[str], args: argparse.Name
         f"before = {args.before}, now = the working tree"
     )
     print(f"{'seconds per cell':<18}{'before':>9}{'now':>9}{'speed-up':>9}{'max rel diff':>14}")
-    for name in ["setup", *names]:
+    for name in ["train" if args.train else "setup", *names]:
         a = np.mean([r["seconds"].get(name, np.nan) for r in before])
         b = np.mean([r["seconds"].get(name, np.nan) for r in now])
         diff = ""
-        if name != "setup":
+        if name in now[0]["values"]:
             x = np.array([r["values"][name] for r in before])
             y = np.array([r["values"][name] for r in now])
             diff = f"{np.max(np.abs(x - y) / np.maximum(np.abs(x), 1e-12)):.1e}"
         print(f"{name:<18}{a:>9.4f}{b:>9.4f}{a / b:>8.2f}x{diff:>14}")
     a, b = np.mean([r["wall"] for r in before]), np.mean([r["wall"] for r in now])
     print(f"{'all, wall':<18}{a:>9.4f}{b:>9.4f}{a / b:>8.2f}x")
-    for label, wall in (("before", a), ("now", b)):
+    for label, wall in () if args.train else (("before", a), ("now", b)):
         minutes = wall * space.NUM_ARCHS / args.workers / 60
         print(f"whole space, {label}: {minutes:.0f} min with {args.workers} processes of {args.threads} thread(s)")
 

@@ -1,9 +1,12 @@
 """One side of ``bench_space.py``: scores the cells it reads from stdin with whatever revision of the
 package is on its path, one JSON line per cell on stdout (values, seconds per proxy, wall seconds).
 
+With ``--train`` it trains each cell instead (``study.evaluate.evaluate_architecture`` with the
+preset's training and no proxies) and reports the trainer's seconds.
+
 It uses only what every revision the benchmark compares provides: ``config.load``,
-``study.evaluate.prepare_data``, ``metrics.zero_cost.make_setup``, ``metrics.score`` and
-``metrics.cost.nb201_costs``.
+``study.evaluate.prepare_data`` and ``evaluate_architecture``, ``metrics.zero_cost.make_setup``,
+``metrics.score`` and ``metrics.cost.nb201_costs``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from nasbench_capacitance import config, metrics
 from nasbench_capacitance.metrics import cost, zero_cost
 from nasbench_capacitance.nb201 import space
-from nasbench_capacitance.study.evaluate import prepare_data, resolve_device
+from nasbench_capacitance.study.evaluate import evaluate_architecture, prepare_data, resolve_device
 
 
 def main() -> None:
@@ -26,13 +29,23 @@ def main() -> None:
     p.add_argument("--preset", required=True)
     p.add_argument("--metrics", required=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--train", action="store_true", help="train each cell (no proxies) instead of scoring it")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = config.load(args.preset)
-    images = prepare_data(cfg, resolve_device(cfg.run.device)).train
+    cfg = config.load(args.preset, overrides=args.overrides)
+    data = prepare_data(cfg, resolve_device(cfg.run.device))
+    images = data.train
     names = args.metrics.split(",")
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
+        if args.train:
+            record = evaluate_architecture(int(line), cfg, data, names=["val_acc"])
+            timings = record["timings"]
+            values = {"val_acc": record["metrics"]["val_acc"][str(cfg.train.epochs)]}
+            print(json.dumps({"values": values, "seconds": {"train": timings["total"]}, "wall": timings["wall"]}))
+            sys.stdout.flush()
+            continue
         arch = space.arch_from_index(int(line))
         start = time.perf_counter()
         cost.nb201_costs(arch)
