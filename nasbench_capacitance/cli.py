@@ -307,6 +307,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         imported=files,
         costs=costs,
         seeds=args.seeds,
+        baselines=args.baselines,
     )
     return 0
 
@@ -341,6 +342,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     _check_out(args.out, "search")
     plan.run(args.out)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict.run import predict
+
+    _check_out_folder(args.out)
+    predict(
+        args.calibration,
+        args.out,
+        target=args.target,
+        model=args.model,
+        blocks=tuple(_names(args.blocks)) if args.blocks else None,
+        table=args.table,
+        seed=args.seed,
+    )
     return 0
 
 
@@ -480,12 +497,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="the seconds per cell an imported score is charged in the searches (default: the file's, else 0)",
     )  # fmt: skip
     p.add_argument("--seeds", type=_positive, default=100, help="searches per setting (default 100)")
+    p.add_argument(
+        "--baselines", default="all", metavar="all|table|NAMES",
+        help="every built-in training-free metric (default), those the shipped table holds for these cells "
+        "(none scored here), or a comma-separated list",
+    )  # fmt: skip
     _scores_args(p)
     _plugin_args(p)
     _config_args(p, "the setting the baselines and any metric computed here use (default quick)")
     _execution_args(p, "cells")
     p.add_argument("--out", required=True, metavar="DIR", help="comparison directory; the same DIR resumes")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("predict", help="the few-shot predictor: fit on N cells with accuracy, rank all the others")
+    p.add_argument(
+        "--calibration", required=True, metavar="FILE|N",
+        help="a CSV of trained cells (index or arch_str, and an accuracy column), or N random cells with their "
+        "NB201 --target accuracy",
+    )  # fmt: skip
+    p.add_argument("--target", default="c10valid_xvalid_200_v10", help="the NB201 column N random cells are fitted on")
+    p.add_argument("--model", default="forest", help="forest (default), boosting, gp or ranking")
+    p.add_argument("--blocks", help="feature blocks (default all): graph, proxies_2021, proxies_recent, beta_init")
+    p.add_argument("--table", metavar="FILE", help="a space.csv of nbcap space (default: the shipped quick table)")
+    p.add_argument("--seed", type=int, default=0, help="draws the N cells and seeds the model (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where ranked.csv, scores.csv, summary.json go")
+    p.set_defaults(func=cmd_predict)
     p = sub.add_parser("data", help="where datasets and ground truth are looked for; --prepare builds the cache")
     p.add_argument("--data-root", help=f"instead of ${'NBCAP_DATA'}")
     p.add_argument("--prepare", action="store_true", help="decode CIFAR-10 into the uint8 cache now")

@@ -31,6 +31,7 @@ import numpy as np
 from . import config as config_module
 from . import metrics
 from .metrics import Needs
+from .nb201 import space
 from .nb201.space import NUM_ARCHS, Arch
 from .store import identity
 from .store.records import Record
@@ -94,6 +95,7 @@ class Scorer:
         self.config = config if config is not None else config_module.load(preset, overrides=overrides)
         self.budget = self._budget(budget)
         self._given_table = Path(table) if table is not None else None
+        self._requested = source  # "live" also keeps a calibrated metric's features off the table
         self._table_path: Path | None = None  # the table scores are read from (set by _source)
         self.source = self._source(source, table)
         self._table = _table_column(self.metric.name, self._table_path) if self.source == "table" else None
@@ -104,6 +106,7 @@ class Scorer:
         self._scores: dict[int, float] = {}
         self._seconds: dict[int, float] = {}
         self._fitted: Any = None
+        self._feature_table: dict[str, np.ndarray] | None = None  # a calibrated metric's features, read once
         self.cost = Cost(device=TABLE_DEVICE if self.source == "table" else "")
 
     # ------------------------------------------------------------------ what it needs
@@ -210,9 +213,7 @@ class Scorer:
         """The cell's evaluation under this configuration: from the cache, the store, or computed now."""
         index = _index(arch)
         if index not in self._records:
-            record = self._stored(index)
-            if record is None:
-                record = self._evaluate(index)
+            record = self._stored(index) or self._from_table(index) or self._evaluate(index)
             if record["status"] == "failed":
                 raise RuntimeError(f"scoring cell {index} failed: {record['reason']}")
             self._records[index] = record
@@ -260,11 +261,36 @@ class Scorer:
         if source == "table" or (source == "auto" and usable):
             self._table_path = Path(table) if table is not None else shipped[0] if shipped else None
             return "table"
-        return source
+        return "live"
+
+    def _from_table(self, index: int) -> Record | None:
+        """A calibrated metric's training-free features from the shipped table, when it holds them all for
+        this cell (charged the seconds the table measured); None otherwise."""
+        reads = self.metric.calibration.reads if self.metric.calibration is not None else None
+        if not reads or self._requested == "live":
+            return None
+        if self._feature_table is None:
+            from .whole_space.table import reference_table, table_for
+
+            shipped = table_for(self.config)
+            path = self._given_table or (shipped[0] if shipped else None)
+            self._feature_table = reference_table(path) if path is not None else {}
+        table = self._feature_table
+        if not all(n in table and np.isfinite(table[n][index]) for n in reads):
+            return None
+        record = Record(index, space.arch_from_index(index).to_string(), status="ok")
+        record["metrics"] = {n: {"0": float(table[n][index])} for n in reads}
+        seconds = {n: table[f"time_{n}"][index] if f"time_{n}" in table else 0.0 for n in reads}
+        record["timings"] = {f"zc_{n}": float(np.nan_to_num(s)) for n, s in seconds.items()}
+        record["timings"]["wall"] = math.fsum(record["timings"].values())
+        return record
 
     def _names(self) -> list[str]:
         """What one evaluation computes: everything a study of this configuration stores (with a store,
         so the records serve ``nbcap run`` too), else what this metric reads."""
+        reads = self.metric.calibration.reads if self.metric.calibration is not None else None
+        if self._db is None and reads is not None:
+            return list(reads)
         if self._db is not None or self.metric.kind == "calibrated":
             names = metric_names(self.config)
             return names if self._db is not None else [n for n in names if metrics.get(n).kind == "curve"]
@@ -346,5 +372,8 @@ def _charged_seconds(record: Record, metric: metrics.Metric) -> float:
         return float(timings.get(f"zc_{metric.name}", 0.0))
     if metric.kind == "arch":
         return 0.0  # counted from the cell's operations: microseconds
-    proxies = sum(v for k, v in timings.items() if k.startswith("zc_"))
+    if metric.calibration is not None and metric.calibration.reads is not None:
+        return float(timings.get("wall", 0.0))  # the training-free metrics its features read
+    # fsum: the same seconds whatever the order of the keys (a stored record sorts them)
+    proxies = math.fsum(v for k, v in timings.items() if k.startswith("zc_"))
     return float(timings.get("wall", 0.0)) - proxies  # the training run and the kernel

@@ -91,14 +91,14 @@ def test_a_plugin_scores_searches_and_compares(plugin, tmp_path, nb201_table):
     assert "proxy(active_share, cells=4)" in search.stderr
     compared = nbcap(
         "compare", "active_share,convs", "--plugin", str(plugin), "--preset", "smoke", "--cells", "60", "--seeds", "4",
-        "--out", str(tmp_path / "c"),
+        "--baselines", "nwot,params,synflow,zico", "--out", str(tmp_path / "c"),
     )  # fmt: skip
     report = (tmp_path / "c" / "report.md").read_text()
     assert "- `active_share`: τ" in compared.stderr and "## Does it add information?" in report
     assert "proxy(convs, cells=10) [pool]" in report and (tmp_path / "c" / "compare_tau.png").is_file()
     with open(tmp_path / "c" / "correlations.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["subset"] == "all" and r["target"] == "c10valid_xvalid_200_v10"]
-    assert {r["metric"] for r in rows} >= {"active_share", "convs", "nwot", "params", "synflow"}
+    assert {r["metric"] for r in rows} == {"active_share", "convs", "nwot", "params", "synflow", "zico"}
 
 
 def test_a_changed_plugin_is_caught_on_resume(plugin, tmp_path):
@@ -143,6 +143,7 @@ BAD = [  # (the plug-in's text, or None for none; the arguments; what the one er
     (None, ["compare", "nowt,snipp", "--out", "{tmp}/c"], "unknown metrics 'nowt', 'snipp'"),
     (None, ["compare", "val_acc", "--out", "{tmp}/c"], "val_acc needs training"),
     (None, ["compare", "nwot", "--cells", "15626", "--out", "{tmp}/c"], "--cells takes 1..15625"),
+    (None, ["compare", "nwot", "--baselines", "nowt", "--out", "{tmp}/c"], "--baselines nowt: give all, table"),
     (
         None,
         ["compare", "x", "--scores", "{tmp}/unknown.csv", "--out", "{tmp}/c"],
@@ -197,6 +198,8 @@ def test_imported_scores_give_the_tau_scipy_gives_from_the_file(tmp_path, nb201_
         "--scores",
         str(tmp_path / "mine.csv"),
         "--whole-space",
+        "--baselines",
+        "table",
         "--seeds",
         "3",
         "--out",
@@ -209,6 +212,7 @@ def test_imported_scores_give_the_tau_scipy_gives_from_the_file(tmp_path, nb201_
             if r["metric"] == "noisy" and r["target"] == "c10valid_xvalid_200_v10" and r["subset"] == "all"
         )  # fmt: skip
     assert int(row["n"]) == 60 and float(row["kendall_tau"]) == pytest.approx(expected, abs=1e-4)
+    assert not (tmp_path / "c" / "scores").exists()  # --baselines table: every baseline read, none scored
 
 
 def test_naslibs_zero_cost_file_reads_as_it_is(data_root, nb201_table):

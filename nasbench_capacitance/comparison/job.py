@@ -101,9 +101,28 @@ def the_cells(cells: int | None, whole_space: bool) -> np.ndarray:
     return np.array(sorted(space.sample_indices(cells or DEFAULT_CELLS, seed=SAMPLE_SEED)), dtype=np.int64)
 
 
+BASELINE_CHOICES = ("all", "table")
+
+
 def baselines() -> list[str]:
     """Every built-in training-free metric: what a new metric is compared with."""
     return [m for m in metrics.available("arch") + metrics.available("init") if metrics.get(m).built_in]
+
+
+def check_baselines(chosen: str) -> str | list[str]:
+    """``all`` (every built-in training-free metric), ``table`` (those the shipped table holds for the
+    compared cells: nothing scored here) or a comma-separated list of built-ins."""
+    if chosen in BASELINE_CHOICES:
+        return chosen
+    names = [n.strip() for n in chosen.split(",") if n.strip()]
+    wrong = [n for n in names if n not in baselines()]
+    if wrong or not names:
+        raise CompareError(
+            f"--baselines {chosen}: give all, table, or built-in training-free metrics "
+            f"({', '.join(wrong) or 'none named'} {'is' if len(wrong) == 1 else 'are'} not one; "
+            "nbcap metrics lists them)"
+        )
+    return names
 
 
 def gather(
@@ -114,11 +133,11 @@ def gather(
     imported: Sequence[ImportedScores] = (),
     costs: dict[str, float] | None = None,
     stream: TextIO | None = None,
+    chosen_baselines: str | list[str] = "all",
 ) -> Comparison:
     """Every metric's and baseline's scores on ``cells``: read, imported, or scored (resumably) in OUT/scores."""
     stream = stream if stream is not None else sys.stderr
     costs = dict(costs or {})
-    wanted = list(dict.fromkeys([*names, *baselines()]))
     files = {name: scores for scores in imported for name in scores.columns}
     covered = np.logical_and.reduce([np.isfinite(files[n].columns[n][cells]) for n in names if n in files] or [True])
     asked = "the whole space" if len(cells) == space.NUM_ARCHS else f"the {len(cells):,}-cell sample"
@@ -130,10 +149,21 @@ def gather(
         cells = cells[np.broadcast_to(covered, cells.shape)]
     if len(cells) < 3:
         raise CompareError(f"only {len(cells)} cells have a score from every metric compared: nothing to rank")
-    comp = Comparison(cfg, names, baselines(), cells, {}, {}, whole_space=len(cells) == space.NUM_ARCHS)
-    comp.asked = asked if not covered.all() else ""
     shipped = table_for(cfg)
     table = reference_table(shipped[0]) if shipped else {}
+    if chosen_baselines == "table":
+        chosen_baselines = [b for b in baselines() if b in table and np.isfinite(table[b][cells]).all()]
+    comp = Comparison(
+        cfg,
+        names,
+        baselines() if chosen_baselines == "all" else list(chosen_baselines),
+        cells,
+        {},
+        {},
+        whole_space=len(cells) == space.NUM_ARCHS,
+    )
+    comp.asked = asked if not covered.all() else ""
+    wanted = comp.everything
     live = []
     for name in wanted:
         if name in files:

@@ -38,10 +38,13 @@ def compare(
     costs: dict[str, float] | None = None,
     seeds: int = searches.SEEDS,
     stream: TextIO | None = None,
+    baselines: str = "all",
 ) -> Path:
-    """Compare ``names`` with every built-in training-free metric; the report goes to ``out/report.md``."""
+    """Compare ``names`` with the built-in training-free metrics (``baselines``: ``all``, ``table`` or a
+    comma-separated list; see :func:`job.check_baselines`); the report goes to ``out/report.md``."""
     stream = stream if stream is not None else sys.stderr
     chosen = job.check_metrics(names)
+    chosen_baselines = job.check_baselines(baselines)
     job.check_cells(cells, whole_space)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,7 +53,7 @@ def compare(
         raise job.CompareError(f"{out} holds {KIND_NAMES[found]}: a comparison writes into a folder of its own")
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    comp = job.gather(chosen, cfg, job.the_cells(cells, whole_space), out, imported, costs, stream)
+    comp = job.gather(chosen, cfg, job.the_cells(cells, whole_space), out, imported, costs, stream, chosen_baselines)
     seconds["scores"] = time.perf_counter() - start
     truths = job.targets()
     steps = [

@@ -178,6 +178,7 @@ def metric(
     passes: tuple[str, ...] = (),
     iso_invariant: bool = False,
     components: tuple[str, ...] = (),
+    reads: tuple[str, ...] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as metric ``name``: the one way a metric enters the registry.
 
@@ -189,7 +190,8 @@ def metric(
       says whether it reads only the function a cell computes (see :class:`Proxy`);
     - ``calibrated``: the function is the model factory ``(x, y, seed) -> fitted regressor``, and
       ``features`` ``(record, budget) -> vector or None`` and ``budgets`` ``(records) -> budgets``
-      say what it is fitted on;
+      say what it is fitted on; ``reads`` names the per-cell metrics its features read when those
+      are training-free (then it needs no training run; default: the configuration's curves);
     - ``aggregate``: the function combines the ``components``' scores over the cells scored together,
       ``({component: scores}) -> scores`` (a rank aggregate is relative to that population).
     """
@@ -202,12 +204,14 @@ def metric(
 
             if features is None or budgets is None:
                 raise ValueError(f"calibrated metric {name!r} needs features= and budgets=")
-            calibration, raw = Calibrated(features, budgets, function), None
+            calibration, raw = Calibrated(features, budgets, function, reads), None
         elif kind == "init":
             proxy, raw = Proxy(function, with_implied_passes(passes), iso_invariant), _proxy_score(name)
         aggregate = Aggregate(tuple(components), function) if kind == "aggregate" else None
         raw = None if aggregate else raw
         needs = Needs.of(kind, strategy)
+        if reads is not None:  # a calibrated metric on training-free features: no training run
+            needs = Needs(network=any(get(n).kind == "init" for n in reads), calibration=True)
         register(
             Metric(name, sign, kind, description, raw, reference, needs, calibration, proxy, aggregate, _ORIGIN[-1])
         )
@@ -274,4 +278,4 @@ def score(
 
 
 from . import beta, cost, curves, lce, zero_cost, calibrated  # noqa: E402,F401,I001  (registration on import)
-from . import recent, az_nas, te_nas, vkdnw, aggregates  # noqa: E402,F401,I001
+from . import recent, az_nas, te_nas, vkdnw, aggregates, few_shot  # noqa: E402,F401,I001

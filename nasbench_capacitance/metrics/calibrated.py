@@ -43,6 +43,7 @@ class Calibrated:
     features: Callable[[Record, str], np.ndarray | None]  # (record, epoch budget) -> feature vector, None if missing
     budgets: Callable[[list[Record]], list[str]]  # the epoch budgets the records support
     make_model: Callable[[np.ndarray, np.ndarray, int], Regressor]  # (x, y, seed) -> fitted model
+    reads: tuple[str, ...] | None = None  # the training-free metrics the features read (None: a training run's)
 
 
 def _series(record: Record, metric: str, budget: str) -> list[float]:

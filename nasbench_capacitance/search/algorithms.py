@@ -19,6 +19,8 @@ only randomness, so a seed fixes the result.
   one is given) is fitted on every cell trained so far and picks the next one from the mutants of the
   best cells and random cells by Thompson sampling (White et al. 2021); with ``warmup`` > 0 its first
   cells are the proxy's best of ``warmup`` random cells.
+- ``few_shot``: the same loop with the few-shot predictor's graph features (and the proxy's score) in
+  a random forest, the next cell chosen by expected improvement over the best trained signal.
 """
 
 from __future__ import annotations
@@ -176,18 +178,20 @@ def _one_hot() -> np.ndarray:
     return out
 
 
-@search_algorithm(
-    "predictor",
-    description="Bayesian ridge on operations (+ proxy) picks each next cell (BANANAS-like)",
-    defaults={"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
-    uses_proxy=True,
-)
-def predictor_guided(
-    sim: Simulation, rng: np.random.Generator, initial: int, candidates: int, parents: int, warmup: int
+def _model_guided(
+    sim: Simulation,
+    rng: np.random.Generator,
+    initial: int,
+    candidates: int,
+    parents: int,
+    warmup: int,
+    cell_features: Callable[[list[int]], np.ndarray],
+    acquire: Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator], np.ndarray],
 ) -> None:
-    """Fit, propose, train the Thompson-sampled best; repeat."""
-    from sklearn.linear_model import BayesianRidge
+    """Fit a model on every cell trained so far, train the candidate ``acquire`` values most; repeat.
 
+    Candidates are the one-edit mutants of the ``parents`` best cells and ``candidates`` random cells;
+    a cell's features are ``cell_features`` and, with a proxy, its score (an undefined one the worst)."""
     neighbours = space.neighbour_indices()
     use_proxy = sim.scorer is not None
     history: dict[int, float] = {}
@@ -195,7 +199,7 @@ def predictor_guided(
         history[index] = sim.train(index)
 
     def features(indices: list[int]) -> np.ndarray:
-        x = _one_hot()[indices]
+        x = cell_features(indices)
         if use_proxy:
             scores = np.array([sim.proxy(i) for i in indices])
             x = np.column_stack([x, np.where(np.isfinite(scores), scores, np.nan)])
@@ -212,13 +216,66 @@ def predictor_guided(
             floor = np.nanmin(np.concatenate([x_train[:, -1], x_pool[:, -1]]))
             for x in (x_train, x_pool):
                 x[np.isnan(x[:, -1]), -1] = floor
-        centre, scale = x_train.mean(axis=0), x_train.std(axis=0)
-        scale[scale == 0] = 1.0  # a column constant on the trained cells carries no information yet
-        model = BayesianRidge().fit((x_train - centre) / scale, np.array([history[i] for i in done]))
-        mean, std = model.predict((x_pool - centre) / scale, return_std=True)
-        draw = mean + std * rng.standard_normal(len(mean))
-        chosen = pool_list[int(np.argmax(draw))]
+        value = acquire(x_train, np.array([history[i] for i in done]), x_pool, rng)
+        chosen = pool_list[int(np.argmax(value))]
         history[chosen] = sim.train(chosen)
+
+
+def _ridge_thompson(x_train: np.ndarray, y: np.ndarray, x_pool: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A Thompson draw from a Bayesian ridge's posterior predictive (standardised features)."""
+    from sklearn.linear_model import BayesianRidge
+
+    centre, scale = x_train.mean(axis=0), x_train.std(axis=0)
+    scale[scale == 0] = 1.0  # a column constant on the trained cells carries no information yet
+    model = BayesianRidge().fit((x_train - centre) / scale, y)
+    mean, std = model.predict((x_pool - centre) / scale, return_std=True)
+    return mean + std * rng.standard_normal(len(mean))
+
+
+def _forest_expected_improvement(
+    x_train: np.ndarray, y: np.ndarray, x_pool: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Expected improvement over the best trained cell, from a random forest's mean and tree spread."""
+    from scipy import stats
+
+    from ..metrics import few_shot
+
+    model = few_shot.make_model("forest", int(rng.integers(2**31)), trees=SEARCH_TREES).fit(x_train, y)
+    mean, spread = model.predict(x_pool), model.spread(x_pool)
+    gain = mean - y.max()
+    z = np.divide(gain, spread, out=np.zeros_like(gain), where=spread > 0)
+    return np.where(spread > 0, gain * stats.norm.cdf(z) + spread * stats.norm.pdf(z), np.maximum(gain, 0.0))
+
+
+SEARCH_TREES = 50  # the few-shot search refits its forest every step: fewer trees than nbcap predict's
+
+
+@search_algorithm(
+    "predictor",
+    description="Bayesian ridge on operations (+ proxy) picks each next cell (BANANAS-like)",
+    defaults={"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
+    uses_proxy=True,
+)
+def predictor_guided(
+    sim: Simulation, rng: np.random.Generator, initial: int, candidates: int, parents: int, warmup: int
+) -> None:
+    """Operations one-hot, Thompson sampling (White et al. 2021)."""
+    _model_guided(sim, rng, initial, candidates, parents, warmup, lambda i: _one_hot()[i], _ridge_thompson)
+
+
+@search_algorithm(
+    "few_shot",
+    description="the few-shot predictor's forest on graph features (+ proxy) picks each next cell by EI",
+    defaults={"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
+    uses_proxy=True,
+)
+def few_shot_guided(
+    sim: Simulation, rng: np.random.Generator, initial: int, candidates: int, parents: int, warmup: int
+) -> None:
+    """GRAF-like graph features, a random forest refitted on every trained cell, expected improvement."""
+    from ..metrics import few_shot
+
+    _model_guided(sim, rng, initial, candidates, parents, warmup, few_shot.graph_features, _forest_expected_improvement)
 
 
 PARAMETERS = {  # name: (smallest value, largest value, meaning)
