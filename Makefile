@@ -10,7 +10,7 @@ NBCAP_DATA ?= $(if $(wildcard ../shared/cifar10),$(abspath ../shared),$(abspath 
 NBCAP_CACHE ?= $(abspath .cache)
 export NBCAP_DATA NBCAP_CACHE
 
-.PHONY: setup data lint test test-all gpu-data demo figures bench baselines results-pages space-reference search-results beta-study check-params clean
+.PHONY: setup data lint test test-all gpu-data demo figures bench baselines results-pages space-reference few-shot search-results beta-study check-params clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,10 +74,24 @@ baselines: setup
 	$(BIN)/python benchmarks/bench_cost.py --preset quick --archs 6
 
 # The shipped whole-space table (every training-free metric, all 15,625 cells, quick preset): about 1 h on 2 cores.
+# The shipped quick table: the 2021 proxies and β_init on every cell (one per isomorphism class where a
+# metric allows; 32 min with 2 workers), today's cheap proxies on every cell, the costly ones on the
+# 1,000-cell sample nbcap compare uses (TE-NAS's NTK on its 200-cell prefix). Each command adds columns
+# to the same folder and resumes after an interruption.
+NEW_CHEAP = zico,meco,az_expressivity,az_progressivity,az_trainability,te_linear_regions
 space-reference: setup
-	$(BIN)/nbcap space --preset quick --out out/space --workers 2
+	$(BIN)/nbcap space --preset quick --iso-copy --workers 2 --out out/space \
+	    --metrics params,flops,grad_norm,snip,plain,grasp,fisher,jacob_cov,epe_nas,nwot,beta_init,synflow,zen,l2_norm
+	$(BIN)/nbcap space --preset quick --iso-copy --workers 2 --out out/space --metrics $(NEW_CHEAP)
+	$(BIN)/nbcap space --preset quick --iso-copy --workers 2 --out out/space --sample 1000 --metrics swap,swap_reg,vkdnw_entropy,vkdnw
+	$(BIN)/nbcap space --preset quick --iso-copy --workers 2 --out out/space --sample 200 --metrics te_ntk
 	gzip -9 -n -c out/space/space.csv > nasbench_capacitance/whole_space/reference/nb201_space_quick.csv.gz
 	$(BIN)/python experiments/whole_space_table.py --out docs/results/data --figures figures
+
+# The few-shot predictor's model choice, curve and ablation (docs/results/few_shot.md), from the shipped table.
+few-shot: setup
+	$(BIN)/python experiments/few_shot_curve.py --choose
+	$(BIN)/python experiments/few_shot_curve.py
 
 # The search results (docs/results/search.md; 46 min on 2 cores shared with other jobs). Reported seeds start at 1000: every
 # choice (proxies, warm-up sizes) was made on seeds 0-99. The last command of each folder draws its figure.
@@ -94,6 +108,9 @@ search-results: setup
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 $(C10_BUDGETS) --out out/search
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset cifar100 $(EVALUATIONS) --out out/search-c100
 	$(SEARCH) --algorithm random,rea,warmup,predictor --proxy synflow --param warmup=3000,15625 --dataset ImageNet16-120 $(EVALUATIONS) --out out/search-in16
+	$(SEARCH) --algorithm few_shot $(C10_BUDGETS) --out out/search
+	$(SEARCH) --algorithm few_shot --dataset cifar100 $(EVALUATIONS) --out out/search-c100
+	$(SEARCH) --algorithm few_shot --dataset ImageNet16-120 $(EVALUATIONS) --out out/search-in16
 	cp out/search/search_cifar10.png figures/search_cifar10.png
 	cp out/search/summary.csv docs/results/data/search_cifar10.csv
 	cp out/search-c100/summary.csv docs/results/data/search_cifar100.csv

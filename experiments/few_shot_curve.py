@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
+
+from sklearn.exceptions import ConvergenceWarning
 
 from nasbench_capacitance import paths
 from nasbench_capacitance.metrics import few_shot
@@ -34,9 +37,12 @@ def main() -> None:
     parser.add_argument("--choose", action="store_true", help="compare the models on the choice draws")
     parser.add_argument("--draws", type=int, default=len(curve.REPORT_DRAWS))
     parser.add_argument("--sizes", default=",".join(map(str, curve.SIZES)))
+    parser.add_argument("--blocks", default=",".join(few_shot.BLOCKS), help="feature blocks (default: all)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    features = table_features(args.table)
+    features = table_features(args.table, args.blocks.split(","))
+    args.out.mkdir(parents=True, exist_ok=True)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the GP's noise level at its bound: harmless
     truths = report.standard_targets(paths.ground_truth_table())
     start = time.perf_counter()
     if args.choose:

@@ -95,7 +95,9 @@ def main() -> None:
     p.add_argument("--bootstrap", type=int, default=report.DEFAULT_BOOTSTRAP)
     args = p.parse_args()
     table = reference_table(args.table)
-    names = [m for m in metrics.available("arch") + metrics.available("init") if m in table]
+    names = [
+        m for m in metrics.available("arch") + metrics.available("init") + metrics.available("aggregate") if m in table
+    ]
     columns = {m: table[m] for m in names}
     truth_table = paths.ground_truth_table()
     targets = report.standard_targets(truth_table)

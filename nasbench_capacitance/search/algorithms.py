@@ -247,7 +247,7 @@ def _forest_expected_improvement(
     return np.where(spread > 0, gain * stats.norm.cdf(z) + spread * stats.norm.pdf(z), np.maximum(gain, 0.0))
 
 
-SEARCH_TREES = 50  # the few-shot search refits its forest every step: fewer trees than nbcap predict's
+SEARCH_TREES = 20  # the few-shot search refits its forest every step: fewer trees than nbcap predict's
 
 
 @search_algorithm(
