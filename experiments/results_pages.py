@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -126,7 +127,9 @@ def whole_space() -> str:
         "The shipped table (`nasbench_capacitance/whole_space/reference/nb201_space_quick.csv.gz`, read by\n"
         "`nbc.reference_table()`) holds every training-free metric of every NB201 cell at the `quick` network\n"
         "(C=8, N=5, 12×12 CIFAR-10 images, the proxies on one seeded batch of 64). `make space-reference`\n"
-        "regenerates it (`nbcap space --preset quick --workers 2`); the summaries below come from\n"
+        "regenerates it (`nbcap space --preset quick --iso-copy --workers 2`, one command per group of metrics, each adding\n"
+        "its columns to the same folder); the AZ-NAS aggregate ranks its components over all 15,625 cells. The summaries\n"
+        "below come from\n"
         "`python experiments/whole_space_table.py` (`whole_space_*.csv`), which also draws the figures.\n\n"
         "## Rank correlation with the 200-epoch accuracy\n\n"
         f"Kendall τ / Spearman ρ over all {int(n):,} cells, sorted by τ on {TARGET_NAMES.get(first, first)};\n"
@@ -462,7 +465,9 @@ def search() -> str:
         "predictor's parameters) was made on seeds 0-99, which the reported seeds never entered. A row's label names its\n"
         "proxy and its non-default parameters (defaults: `warmup` 3000, `proxy` cells 100, `predictor` initial 10,\n"
         "candidates 100, parents 5). Proxies are read from the shipped whole-space table and charged the seconds measured\n"
-        "there (`search_cifar10.csv`):\n\n" + _search_table(c10) + "\n![search](../../figures/search_cifar10.png)\n\n"
+        "there (`search_cifar10.csv`). `few_shot` is the few-shot predictor's forest refitted on the graph features of\n"
+        "every trained cell, choosing by expected improvement, with no proxy and no whole-space table\n"
+        "([docs/few_shot.md](../few_shot.md)):\n\n" + _search_table(c10) + "\n![search](../../figures/search_cifar10.png)\n\n"
         "## CIFAR-100 and ImageNet16-120\n\n"
         "The clock counts 12-epoch evaluations, a proxy's seconds are converted at CIFAR-10's mean evaluation, and the\n"
         "proxies read CIFAR-10 images (the shipped table): 9, 27, 109 and 182 evaluations are what 1,000, 3,000, 12,000\n"
@@ -518,12 +523,102 @@ def baselines() -> str:
     )
 
 
+PUBLISHED_FEW_SHOT = [  # (predictor, training cells, τ CIFAR-10 / CIFAR-100 / ImageNet16-120, source)
+    ("GRAF (graph features)", 1024, ("0.820", "0.809", "0.796"), "Kadlecová et al., ICML 2024"),
+    ("VKDNW's zero-cost scores + GRAF", 1024, ("0.859", "0.847", "0.842"), "VKDNW, CVPR 2025"),
+    ("NB201's 12-epoch validation accuracy", 0, ("0.59-0.65", "", ""), "a training-based proxy"),
+]
+
+
+def few_shot() -> str:
+    models = read("few_shot_models.csv")
+    curve = read("few_shot_curve.csv")
+    ablation = read("few_shot_ablation.csv")
+    sizes = sorted({int(r["n"]) for r in curve})
+    model_sizes = sorted({int(m["n"]) for m in models})
+    by_model = {(m["model"], int(m["n"])): m for m in models}
+    model_rows = [
+        [f"`{name}`"] + [f"{f3(by_model[name, n]['kendall_tau'])} ± {f3(by_model[name, n]['kendall_tau_sd'])}" for n in model_sizes]
+        for name in dict.fromkeys(m["model"] for m in models)
+    ]  # fmt: skip
+
+    def per_target(stat: str) -> list[list[str]]:
+        return [
+            [TARGET_NAMES.get(t, t)]
+            + [f"{f3(r[stat])} ± {f3(r[stat + '_sd'])}" for n in sizes for r in curve if r["target"] == t and int(r["n"]) == n]
+            for t in dict.fromkeys(r["target"] for r in curve)
+        ]  # fmt: skip
+
+    top = [
+        [TARGET_NAMES.get(r["target"], r["target"]), r["n"], f"{f2(r['top1'])} ± {f2(r['top1_sd'])}",
+         f"{f2(r['top10'])} ± {f2(r['top10_sd'])}", f"{f3(r['recall_top1pct'])} ± {f3(r['recall_top1pct_sd'])}"]
+        for r in curve if int(r["n"]) in (25, 100, 1000)
+    ]  # fmt: skip
+    shown = (25, 100, 1000)
+    by_block = {(r["left_out"], r["target"], int(r["n"])): r for r in ablation}
+    abl = [
+        [f"`{block}`", TARGET_NAMES.get(t, t)]
+        + [f"{f3(by_block[block, t, n]['delta_tau'], signed=True)} {interval(by_block[block, t, n]['low'], by_block[block, t, n]['high'])}" for n in shown]
+        for block in dict.fromkeys(r["left_out"] for r in ablation)
+        for t in dict.fromkeys(r["target"] for r in ablation)
+    ]  # fmt: skip
+    draws = curve[0]["draws"]
+    mean_tau = {
+        name: statistics.fmean(num(m["kendall_tau"]) for m in models if m["model"] == name)
+        for name in dict.fromkeys(m["model"] for m in models)
+    }
+    ranked_models = sorted(mean_tau, key=lambda m: -mean_tau[m])
+    at = {(r["target"], int(r["n"])): r for r in curve}
+    first_target = curve[0]["target"]
+    tests = ("c10_test_200", "c100_test_200", "in16_test_200")
+    choice = (
+        f"`{ranked_models[0]}` has the highest τ averaged over the {len(model_sizes)} sizes "
+        f"({mean_tau[ranked_models[0]]:.3f}, then `{ranked_models[1]}` {mean_tau[ranked_models[1]]:.3f}): it is the default.\n"
+    )
+    anchors = (
+        f"On {TARGET_NAMES.get(first_target, first_target)}, N = 100 and 200 give τ {f3(at[first_target, 100]['kendall_tau'])} and "
+        f"{f3(at[first_target, 200]['kendall_tau'])}; at N = 1,000 the test columns read "
+        + " / ".join(f3(at[t, 1000]["kendall_tau"]) for t in tests)
+        + ", against 0.859 / 0.847 / 0.842 for VKDNW's zero-cost scores with GRAF at 1,024 cells.\n"
+    )
+    return (
+        HEADER + "# The few-shot predictor: N cells with accuracy rank all the others\n\n"
+        "How it works: [docs/few_shot.md](../few_shot.md). Every number is Kendall τ over the cells the predictor was not\n"
+        f"fitted on (15,625 − N), mean ± sd over {draws} seeded calibration draws (seeds 0-{int(draws) - 1}).\n\n"
+        "## The model, chosen apart from the reported draws\n\n"
+        "`python experiments/few_shot_curve.py --choose` (CIFAR-10 validation, draws 1000-1004; `few_shot_models.csv`):\n\n"
+        + table(["model", *[f"N = {n}" for n in model_sizes]], model_rows)
+        + "\n"
+        + choice
+        + "\n## The curve\n\n"
+        "`python experiments/few_shot_curve.py` (`few_shot_curve.csv`), the chosen model on every 200-epoch target:\n\n"
+        + table(["target", *[f"N = {n}" for n in sizes]], per_target("kendall_tau"))
+        + "\n"
+        + anchors
+        + "\nSpearman ρ:\n\n"
+        + table(["target", *[f"N = {n}" for n in sizes]], per_target("spearman_rho"))
+        + "\nWhat a search trusting it gets: the 200-epoch accuracy of its best predicted held-out cell and the mean of its\n"
+        "10 best, and the share of the true top 1% among its top 1%:\n\n"
+        + table(["target", "N", "top 1", "top 10", "recall of the top 1%"], top)
+        + "\nPublished anchors (τ on CIFAR-10 / CIFAR-100 / ImageNet16-120 test accuracy):\n\n"
+        + table(
+            ["predictor", "training cells", "CIFAR-10", "CIFAR-100", "ImageNet16-120", "source"],
+            [[p, str(n) if n else "", *t, src] for p, n, t, src in PUBLISHED_FEW_SHOT],
+        )  # fmt: skip
+        + "\n## What each feature block adds\n\n"
+        "The same draws with one block left out (`few_shot_ablation.csv`): Δτ = τ without it − τ with everything, with\n"
+        "its 95% t interval over the paired draws; a negative Δτ is what the block contributes:\n\n"
+        + table(["left out", "target", *[f"N = {n}" for n in shown]], abl)
+    )
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "whole_space.md": whole_space,
     "beta_study.md": beta_study,
     "presets.md": presets,
     "search.md": search,
     "baselines.md": baselines,
+    "few_shot.md": few_shot,
 }
 
 

@@ -498,9 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--seeds", type=_positive, default=100, help="searches per setting (default 100)")
     p.add_argument(
-        "--baselines", default="all", metavar="all|table|NAMES",
-        help="every built-in training-free metric (default), those the shipped table holds for these cells "
-        "(none scored here), or a comma-separated list",
+        "--baselines", default="auto", metavar="auto|all|table|NAMES",
+        help="those the shipped table holds for these cells, none scored here (auto, the default, where a table "
+        "fits the preset; every built-in elsewhere), every built-in training-free metric (all), or a list",
     )  # fmt: skip
     _scores_args(p)
     _plugin_args(p)

@@ -143,7 +143,7 @@ BAD = [  # (the plug-in's text, or None for none; the arguments; what the one er
     (None, ["compare", "nowt,snipp", "--out", "{tmp}/c"], "unknown metrics 'nowt', 'snipp'"),
     (None, ["compare", "val_acc", "--out", "{tmp}/c"], "val_acc needs training"),
     (None, ["compare", "nwot", "--cells", "15626", "--out", "{tmp}/c"], "--cells takes 1..15625"),
-    (None, ["compare", "nwot", "--baselines", "nowt", "--out", "{tmp}/c"], "--baselines nowt: give all, table"),
+    (None, ["compare", "nwot", "--baselines", "nowt", "--out", "{tmp}/c"], "--baselines nowt: give auto, all, table"),
     (
         None,
         ["compare", "x", "--scores", "{tmp}/unknown.csv", "--out", "{tmp}/c"],

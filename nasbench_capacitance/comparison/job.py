@@ -101,7 +101,7 @@ def the_cells(cells: int | None, whole_space: bool) -> np.ndarray:
     return np.array(sorted(space.sample_indices(cells or DEFAULT_CELLS, seed=SAMPLE_SEED)), dtype=np.int64)
 
 
-BASELINE_CHOICES = ("all", "table")
+BASELINE_CHOICES = ("auto", "all", "table")
 
 
 def baselines() -> list[str]:
@@ -111,14 +111,15 @@ def baselines() -> list[str]:
 
 def check_baselines(chosen: str) -> str | list[str]:
     """``all`` (every built-in training-free metric), ``table`` (those the shipped table holds for the
-    compared cells: nothing scored here) or a comma-separated list of built-ins."""
+    compared cells: nothing scored here), ``auto`` (``table`` where a shipped table fits the setting,
+    ``all`` elsewhere) or a comma-separated list of built-ins."""
     if chosen in BASELINE_CHOICES:
         return chosen
     names = [n.strip() for n in chosen.split(",") if n.strip()]
     wrong = [n for n in names if n not in baselines()]
     if wrong or not names:
         raise CompareError(
-            f"--baselines {chosen}: give all, table, or built-in training-free metrics "
+            f"--baselines {chosen}: give auto, all, table, or built-in training-free metrics "
             f"({', '.join(wrong) or 'none named'} {'is' if len(wrong) == 1 else 'are'} not one; "
             "nbcap metrics lists them)"
         )
@@ -133,7 +134,7 @@ def gather(
     imported: Sequence[ImportedScores] = (),
     costs: dict[str, float] | None = None,
     stream: TextIO | None = None,
-    chosen_baselines: str | list[str] = "all",
+    chosen_baselines: str | list[str] = "auto",
 ) -> Comparison:
     """Every metric's and baseline's scores on ``cells``: read, imported, or scored (resumably) in OUT/scores."""
     stream = stream if stream is not None else sys.stderr
@@ -151,6 +152,8 @@ def gather(
         raise CompareError(f"only {len(cells)} cells have a score from every metric compared: nothing to rank")
     shipped = table_for(cfg)
     table = reference_table(shipped[0]) if shipped else {}
+    if chosen_baselines == "auto":
+        chosen_baselines = "table" if shipped else "all"
     if chosen_baselines == "table":
         chosen_baselines = [b for b in baselines() if b in table and np.isfinite(table[b][cells]).all()]
     comp = Comparison(

@@ -38,10 +38,10 @@ def compare(
     costs: dict[str, float] | None = None,
     seeds: int = searches.SEEDS,
     stream: TextIO | None = None,
-    baselines: str = "all",
+    baselines: str = "auto",
 ) -> Path:
-    """Compare ``names`` with the built-in training-free metrics (``baselines``: ``all``, ``table`` or a
-    comma-separated list; see :func:`job.check_baselines`); the report goes to ``out/report.md``."""
+    """Compare ``names`` with the built-in training-free metrics (``baselines``: ``auto``, ``all``, ``table``
+    or a comma-separated list; see :func:`job.check_baselines`); the report goes to ``out/report.md``."""
     stream = stream if stream is not None else sys.stderr
     chosen = job.check_metrics(names)
     chosen_baselines = job.check_baselines(baselines)
@@ -107,6 +107,13 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     )
 
 
+def _baselines_described(comp: job.Comparison) -> str:
+    every = job.baselines()
+    if len(comp.baselines) == len(every):
+        return f"every built-in training-free metric ({len(every)})"
+    return f"{len(comp.baselines)} of the {len(every)} built-in training-free metrics (--baselines)"
+
+
 def report(
     comp: job.Comparison, results: dict[str, list[dict]], best: str, seconds: dict[str, float], seeds: int
 ) -> str:
@@ -115,7 +122,7 @@ def report(
     lines = [
         f"# nbcap compare: {', '.join(comp.names)}",
         "",
-        f"On {comp.described}; baselines: every built-in training-free metric ({len(comp.baselines)}); "
+        f"On {comp.described}; baselines: {_baselines_described(comp)}; "
         f"Kendall τ against `{FIRST_TARGET}` with a 95% bootstrap interval over the cells ({job.RESAMPLES} resamples).",
         "",
         *(f"- {job.summary_line(comp, rows, results['paired'], name, FIRST_TARGET)}" for name in comp.names),
