@@ -467,7 +467,9 @@ def search() -> str:
         "candidates 100, parents 5). Proxies are read from the shipped whole-space table and charged the seconds measured\n"
         "there (`search_cifar10.csv`). `few_shot` is the few-shot predictor's forest refitted on the graph features of\n"
         "every trained cell, choosing by expected improvement, with no proxy and no whole-space table\n"
-        "([docs/few_shot.md](../few_shot.md)):\n\n" + _search_table(c10) + "\n![search](../../figures/search_cifar10.png)\n\n"
+        "([docs/few_shot.md](../few_shot.md)):\n\n"
+        + _search_table(c10)
+        + "\n![search](../../figures/search_cifar10.png)\n\n"
         "## CIFAR-100 and ImageNet16-120\n\n"
         "The clock counts 12-epoch evaluations, a proxy's seconds are converted at CIFAR-10's mean evaluation, and the\n"
         "proxies read CIFAR-10 images (the shipped table): 9, 27, 109 and 182 evaluations are what 1,000, 3,000, 12,000\n"
