@@ -6,6 +6,7 @@ import argparse
 import math
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__, config, paths
@@ -83,14 +84,20 @@ def _check_data(cfg: config.StudyConfig) -> None:
         raise config.ConfigError(f"data.source {cfg.data.source} not found; give an existing CIFAR-10 source")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number, at least 1; got {text!r}")
-    return value
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be a whole number, at least {low}; got {text!r}")
+        return value
+
+    return parse
+
+
+_positive = _at_least(1)
 
 
 def _load(args: argparse.Namespace) -> config.StudyConfig:
@@ -518,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="forest", help="forest (default), boosting, gp or ranking")
     p.add_argument("--blocks", help="feature blocks (default all): graph, proxies_2021, proxies_recent, beta_init")
     p.add_argument("--table", metavar="FILE", help="a space.csv of nbcap space (default: the shipped quick table)")
-    p.add_argument("--seed", type=int, default=0, help="draws the N cells and seeds the model (default 0)")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="draws the N cells and seeds the model (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="where ranked.csv, scores.csv, summary.json go")
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("data", help="where datasets and ground truth are looked for; --prepare builds the cache")

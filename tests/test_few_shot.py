@@ -94,6 +94,8 @@ def test_a_calibration_file_is_read_and_its_mistakes_refused_before_any_fit(tmp_
         (["--calibration", "nothing", "--blocks", "graph"], "neither a number of cells nor a file"),
         (["--calibration", "20", "--blocks", "graph,nope"], "choose among graph"),
         (["--calibration", "20", "--model", "svm"], "unknown model 'svm'"),
+        (["--calibration", "20", "--seed", "-1"], "at least 0"),
+        (["--calibration", "20", "--target", "nope"], "unknown ground-truth target 'nope'"),
     ):
         done = subprocess.run([*NBCAP, "predict", *args, "--out", str(tmp_path / "x")], capture_output=True, text=True)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

@@ -80,7 +80,9 @@ def predict(
     from ..metrics import few_shot
 
     stream = stream if stream is not None else sys.stderr
-    few_shot.make_model(model, seed)  # an unknown model is refused before any work
+    few_shot.make_model(model, seed)  # an unknown model, and an unknown target, are refused before any work
+    if calibration.strip().isdigit():
+        GroundTruth.from_table(paths.ground_truth_table(), target)
     features = table_features(table, blocks or tuple(few_shot.BLOCKS))
     cells, accuracies, chosen = calibration_set(calibration, target, seed, features.cells)
     prediction = fit_table(features, cells, accuracies, model=model, seed=seed)

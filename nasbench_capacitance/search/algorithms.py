@@ -248,12 +248,13 @@ def _forest_expected_improvement(
 
 
 SEARCH_TREES = 20  # the few-shot search refits its forest every step: fewer trees than nbcap predict's
+GUIDED_DEFAULTS = {"initial": 10, "candidates": 100, "parents": 5, "warmup": 0}  # predictor and few_shot
 
 
 @search_algorithm(
     "predictor",
     description="Bayesian ridge on operations (+ proxy) picks each next cell (BANANAS-like)",
-    defaults={"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
+    defaults=GUIDED_DEFAULTS,
     uses_proxy=True,
 )
 def predictor_guided(
@@ -266,7 +267,7 @@ def predictor_guided(
 @search_algorithm(
     "few_shot",
     description="the few-shot predictor's forest on graph features (+ proxy) picks each next cell by EI",
-    defaults={"initial": 10, "candidates": 100, "parents": 5, "warmup": 0},
+    defaults=GUIDED_DEFAULTS,
     uses_proxy=True,
 )
 def few_shot_guided(
