@@ -15,6 +15,7 @@ from nasbench_capacitance.data import cifar10
 from nasbench_capacitance.metrics import aggregates, az_nas, recent, vkdnw, zero_cost
 from nasbench_capacitance.metrics.cost import nb201_costs
 from nasbench_capacitance.nb201 import space
+from nasbench_capacitance.nb201.model import build_network
 
 
 def mlp() -> nn.Sequential:
@@ -146,6 +147,30 @@ def test_vkdnw_entropy_matches_the_fisher_of_the_full_jacobian():
     t = q / np.abs(q).sum()
     assert value == pytest.approx(float(-(t * np.log(t + 1e-10)).sum()), rel=1e-6)
     assert s.value("vkdnw") == pytest.approx(len(names) + value / math.log(10))
+
+
+def test_vkdnw_jacobian_in_closed_form_matches_autograd_on_nb201s_network():
+    torch.manual_seed(0)
+    # convolutions (3x3 and 1x1, stride 1 and 2), BatchNorm, the classifier; a conv after a `none` edge, whose
+    # output is a constant of the input but whose BatchNorm still moves the logits
+    net = build_network(
+        "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|skip_connect~2|", C=4, N=1
+    )
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    substitutes, _ = zero_cost.reinitialised(net, zero_cost.kaiming_normal, torch.Generator().manual_seed(1))
+    substitutes = {k: v + 0.1 * torch.rand_like(v) if k.endswith("running_var") else v for k, v in substitutes.items()}
+    names = [n for n, _ in net.named_parameters()]
+    x = torch.randn(5, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    out, jac = vkdnw.first_element_jacobian(net, substitutes, names, x)
+    full = jacrev(lambda params: functional_call(net, {**substitutes, **dict(zip(names, params))}, (x,)))(
+        tuple(substitutes[n] for n in names)
+    )
+    expected = torch.stack([j.reshape(*j.shape[:2], -1)[:, :, 0] for j in full], dim=2)
+    assert jac.shape == (5, 10, len(names))
+    torch.testing.assert_close(jac, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out, functional_call(net, substitutes, (x,)))
 
 
 def test_te_ntk_is_minus_the_condition_number_of_the_per_sample_gradients():
