@@ -102,7 +102,9 @@ def first_element_jacobian(
             if kind == "bias":
                 factor: torch.Tensor | float = 1.0
             elif isinstance(module, nn.Conv2d):
-                (p0, p1), (s0, s1) = module.padding, module.stride  # type: ignore[misc]
+                if isinstance(module.padding, str):
+                    raise TypeError(f"{name}: VKDNW's Jacobian reads a convolution's padding as numbers")
+                (p0, p1), (s0, s1) = module.padding, module.stride
                 padded = F.pad(inputs[:, 0], (p1, p1, p0, p0))
                 factor = padded[:, : (g0.shape[1] - 1) * s0 + 1 : s0, : (g0.shape[2] - 1) * s1 + 1 : s1]
             elif isinstance(module, nn.modules.batchnorm._BatchNorm):
