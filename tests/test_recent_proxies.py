@@ -216,3 +216,9 @@ def test_aggregates_are_their_published_rank_formulas():
     expected = np.sum([np.log(np.array(r) / 4) for r in ranks.values()], axis=0)
     np.testing.assert_allclose(out["az_nas"], expected)
     np.testing.assert_allclose(out["te_nas"], stats.rankdata(columns["te_ntk"]) + [1, 3.5, 2, 3.5])
+    # te_ntk scored on the first three cells only: TE-NAS ranks over those three, the fourth has none
+    scored = {"te_ntk": np.array([True, True, True, False])}
+    sampled = aggregates.aggregate_columns(columns, scored)
+    np.testing.assert_allclose(sampled["te_nas"][:3], stats.rankdata([-5.0, -1.0, -3.0]) + [1, 3, 2])
+    assert np.isnan(sampled["te_nas"][3])
+    np.testing.assert_allclose(sampled["az_nas"], expected)  # its components were scored everywhere

@@ -2,9 +2,12 @@
 
 import csv
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -142,6 +145,44 @@ def test_killed_scoring_resumes_without_losing_or_duplicating(tmp_path, nb201_ta
     assert len(read_csv(out / "space.csv")) == 64
 
 
+SLOW_PLUGIN = """
+import os, pathlib, time
+from nasbench_capacitance.metrics import metric
+
+@metric("slow", kind="init", passes=(), description="a stand-in for a costly proxy")
+def slow(session) -> float:
+    pathlib.Path(os.environ["SLOW_MARK"], str(os.getpid())).touch()
+    time.sleep(60)
+    return 0.0
+"""
+
+
+def test_a_stopped_scoring_ends_its_workers_at_once(tmp_path, nb201_table):
+    plugin, marks = tmp_path / "slow.py", tmp_path / "marks"
+    plugin.write_text(SLOW_PLUGIN)
+    marks.mkdir()
+    cmd = NBCAP + ["space", *SMOKE, "--indices", "0:4", "--metrics", "slow", "--plugin", str(plugin), "--workers", "2"]
+    proc = subprocess.Popen(
+        cmd + ["--out", str(tmp_path / "s"), "--no-figures"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SLOW_MARK": str(marks)},
+    )
+    deadline = time.time() + 120
+    while len(list(marks.iterdir())) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    workers = [int(p.name) for p in marks.iterdir()]
+    assert len(workers) == 2, proc.communicate()[1]
+    started = time.time()
+    proc.send_signal(signal.SIGTERM)  # the driver alone, as `kill PID` does
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143 and time.time() - started < 20  # not the 60 s its workers' cells take
+    time.sleep(2)
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -171,7 +212,13 @@ def test_a_later_metric_adds_a_column_and_anything_else_is_refused(tmp_path, nb2
     rows = read_csv(tmp_path / "s" / "space.csv")
     assert [r["index"] for r in rows] == ["0", "1", "2"]
     assert all(r["params"] for r in rows) and [bool(r["flops"]) for r in rows] == [True, True, False]
-    capsys.readouterr()
+    # an aggregate ranks over the cells that scored every component (flops on two of the three)
+    az = "az_expressivity,az_progressivity,az_trainability"
+    assert cli.main(["space", *SMOKE, "--indices", "0:3", "--metrics", az, "--out", out, "--no-figures"]) == 0
+    rows = read_csv(tmp_path / "s" / "space.csv")
+    components = {k: np.array([float(r[k]) for r in rows[:2]]) for k in ("flops", *az.split(","))}
+    np.testing.assert_allclose([float(r["az_nas"]) for r in rows[:2]], aggregate_columns(components)["az_nas"])
+    assert rows[2]["az_nas"] == "" and "az_nas: ranks of its components over the 2 cells" in capsys.readouterr().out
     # a metric already scored in another run: the message names the ones still missing
     assert cli.main(["space", *SMOKE, "--indices", "0:2", "--metrics", "flops,synflow", "--out", out]) == 2
     err = capsys.readouterr().err

@@ -90,12 +90,26 @@ def _map_in_pool(
 
     driver = (socket.gethostname(), os.getpid())
     setup = (driver, plugins.loaded())
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=setup) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=setup)
+    try:
         for future in _bounded(
             lambda t: pool.submit(function, t, cfg, threads), wait_one, tasks, in_flight or 2 * workers
         ):
             for record in future.result():
                 write(record)
+    except BaseException:
+        _stop_now(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C, a kill or an error: drop the queued tasks and end the running ones at once instead of waiting
+    for them (what was written stays; a resumed run redoes the rest)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public way before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)  # (which forgets the processes)
+    for process in processes:
+        process.terminate()
 
 
 def exit_with_driver(host: str, pid: int) -> None:

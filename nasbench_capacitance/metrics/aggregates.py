@@ -59,12 +59,30 @@ def _te_nas(columns: dict[str, np.ndarray]) -> np.ndarray:
     return _ranks(columns["te_ntk"]) + _ranks(columns["te_linear_regions"])
 
 
-def aggregate_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every aggregate whose components ``columns`` all hold, computed over the cells of ``columns``."""
+def aggregate_columns(
+    columns: dict[str, np.ndarray], scored: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """Every aggregate whose components ``columns`` all hold, computed over the cells of ``columns``.
+
+    ``scored`` (per metric, a mask of the cells it was scored on: a table whose costly metrics cover a
+    sample) narrows each aggregate's population to the cells where every component was scored; the
+    other cells get NaN. Within the population an undefined score still ranks lowest.
+    """
     out = {}
     for name in available("aggregate"):
         spec = REGISTRY[name].aggregate
         assert spec is not None
-        if all(c in columns for c in spec.components):
-            out[name] = spec.combine({c: np.asarray(columns[c], dtype=float) for c in spec.components})
+        if not all(c in columns for c in spec.components):
+            continue
+        n = len(columns[spec.components[0]])
+        population = np.ones(n, dtype=bool)
+        for c in spec.components:
+            if scored is not None and c in scored:
+                population &= scored[c]
+        values = np.full(n, np.nan)
+        if population.any():
+            values[population] = spec.combine(
+                {c: np.asarray(columns[c], dtype=float)[population] for c in spec.components}
+            )
+        out[name] = values
     return out

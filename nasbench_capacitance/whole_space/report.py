@@ -49,11 +49,12 @@ def standard_targets(table: Path) -> list[GroundTruth]:
 
 def score_columns(records: list[Record]) -> dict[str, np.ndarray]:
     """{metric: scores aligned with ``records``}, in registry order, with every aggregate whose components
-    are there (ranked over these cells)."""
+    are there (ranked over the cells that scored all of them)."""
     present = {m for r in records for m in r["metrics"]}
     names = [m for m in metrics.REGISTRY if m in present]
     columns = {m: np.array([r["metrics"].get(m, {}).get("0", math.nan) for r in records], dtype=float) for m in names}
-    return {**columns, **aggregate_columns(columns)}
+    scored = {m: np.array([m in r["metrics"] for r in records]) for m in names}
+    return {**columns, **aggregate_columns(columns, scored)}
 
 
 def write_space_csv(path: Path, records: list[Record], columns: dict[str, np.ndarray]) -> Path:
@@ -120,6 +121,14 @@ def correlation_rows(
     return rows
 
 
+def on_every_cell(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The metrics scored on (nearly) every cell the best-covered one is: what a search view compares. A
+    metric scored on a sample of them ranks only its sample's top, not the table's."""
+    coverage = {m: int(np.isfinite(v).sum()) for m, v in columns.items()}
+    most = max(coverage.values(), default=0)
+    return {m: v for m, v in columns.items() if coverage[m] >= 0.99 * most}
+
+
 def search_rows(columns: dict[str, np.ndarray], targets: list[GroundTruth], indices: list[int]) -> list[dict]:
     """What a search trusting each metric would get, per target (oracle and random rows for reference)."""
     rows = []
@@ -141,7 +150,7 @@ def format_space_table(
     first = targets[0]
     names.sort(key=lambda m: -np.nan_to_num(by[(m, first)]["kendall_tau"], nan=-2))
     fmt = lambda v: "   nan" if v is None or math.isnan(v) else f"{v:6.3f}"  # noqa: E731
-    n = by[(names[0], first)]["n"]
+    n = max(by[(m, first)]["n"] for m in names)
     lines = [
         "cells: " + ", ".join(f"{k} {s}" for s, k in sorted(statuses.items())) + f"; {n} with a score and a target",
         "Kendall tau / Spearman rho over all cells; " + IMAGES_NOTE,
@@ -168,8 +177,8 @@ def format_space_table(
     if copied:
         lines.append(f"copied within isomorphism classes from each class's lowest index: {', '.join(copied)}")
     aggregated = [m for m in names if metrics.get(m).kind == "aggregate"]
-    if aggregated:
-        lines.append(f"{', '.join(aggregated)}: ranks of their components over these {n} cells (a population's score)")
+    for m in aggregated:
+        lines.append(f"{m}: ranks of its components over the {by[(m, first)]['n']} cells that hold them all")
     lines.append("higher score = better for every metric; every target and subset is in space_correlations.csv")
     return "\n".join(lines)
 
@@ -196,7 +205,7 @@ def write_space_report(
     indices = [r["index"] for r in records]
     write_space_csv(out / "space.csv", records, columns)
     correlations = correlation_rows(columns, targets, indices, resamples)
-    searches = search_rows(columns, targets, indices)
+    searches = search_rows(on_every_cell(columns), targets, indices)
     write_rows(out / "space_correlations.csv", correlations)
     write_rows(out / "space_search.csv", searches)
     copied = sorted({m for r in records for m in r["extra"].get("copied", [])})
@@ -208,9 +217,10 @@ def write_space_report(
         "study": run["config"],
         "provenance": run["provenance"],
         "note": IMAGES_NOTE,
-        "aggregates": f"{', '.join(aggregated)} rank their components over these {len(records)} cells"
-        if aggregated
-        else "",
+        "aggregates": "; ".join(
+            f"{m} ranks its components over the {int(np.isfinite(columns[m]).sum())} cells that hold them all"
+            for m in aggregated
+        ),
         "copied": copied,
         "ground_truth": [gt.provenance() for gt in targets],
         "statuses": statuses,
