@@ -359,10 +359,16 @@ def _index(arch: Any) -> int:
 def _table_column(name: str, path: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray | None]:
     from .whole_space.table import reference_table
 
+    """A metric's scores in the table and the seconds each cost: an aggregate costs its components'."""
     table = reference_table(path)
     if name not in table:
         raise ValueError(f"{name} is not a column of the whole-space table {path or '(shipped)'}")
-    return table[name], table.get(f"time_{name}")
+    seconds = table.get(f"time_{name}")
+    spec = metrics.get(name).aggregate
+    if seconds is None and spec is not None:
+        parts = [table[f"time_{c}"] for c in spec.components if f"time_{c}" in table]
+        seconds = np.nansum(parts, axis=0) if parts else None
+    return table[name], seconds
 
 
 def _charged_seconds(record: Record, metric: metrics.Metric) -> float:

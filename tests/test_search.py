@@ -81,12 +81,14 @@ def test_a_proxy_registered_after_the_table_was_made_is_scored_live(monkeypatch)
 def test_a_sample_table_serves_its_cells_and_the_others_are_scored_live(tmp_path, cifar_cache):
     path = tmp_path / "space.csv"
     rows = [f"{i},{space.arch_from_index(i).to_string()},{v},{a}" for i, v, a in ((3, 1.5, -2.0), (6111, 2.5, -1.0))]
-    path.write_text("index,arch_str,nwot,az_nas\n" + "\n".join(rows) + "\n")
+    rows = [f"{row},0.25,0.5" for row in rows]
+    path.write_text("index,arch_str,nwot,az_nas,time_az_expressivity,time_az_trainability\n" + "\n".join(rows) + "\n")
     nwot = Scorer("nwot", table=path)
     assert nwot.source == "table" and nwot.score(6111) == 2.5
     assert nwot.score(10) == pytest.approx(Scorer("nwot", source="live").score(10))  # not in the table: live
     aggregate = Scorer("az_nas", table=path)
     assert aggregate.query([3, 6111]).tolist() == [-2.0, -1.0]
+    assert aggregate.seconds(3) == 0.75  # an aggregate costs its components' seconds
     with pytest.raises(ValueError, match="cell 10 is not in the table"):
         aggregate.score(10)
     with pytest.raises(ValueError, match="ranks its components over a population"):
