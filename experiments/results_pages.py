@@ -574,19 +574,10 @@ def baselines() -> str:
 # Why a published number and ours differ by more than 0.05, per metric (the page refuses a marked gap without one).
 STANDARD_GAP_CAUSES = {
     "fisher": "the published values come from zero-cost-nas's rebuilt network (BatchNorm without affine parameters,\n"
-    "  biased convolutions, every candidate operation instantiated and masked), whose fisher sums over other layers; ours\n"
-    "  follows NB201's own network as NASLib does, and NASLib's fisher scores rank as ours ([baselines](baselines.md)).\n"
-    "  The quick table, on the same cells and over the whole space, is as far from the published value: the setting is\n"
-    "  not the cause.",
-    "grasp": "ours reads CIFAR-10 images for every target, the published column each dataset's own images; GraSP is also\n"
-    "  the proxy that moves most between two draws of its batch (the quick and the standard table agree at ρ 0.6 below).",
-    "jacob_cov": "the quick table on the same cells gives as much or more, and over the whole space less: most of the gap\n"
-    "  is the sample's draw; the rest is the images (ours CIFAR-10 for every target, the published each dataset's own).",
-    "synflow": "synflow reads no images; the quick table on the same cells is as high, over the whole space close to the\n"
-    "  published value: the sample's draw.",
-    "az_nas": "VKDNW's re-run of AZ-NAS is below AZ-NAS's own notebook (0.712 against 0.741 on CIFAR-10); ours is within\n"
-    "  its interval of the notebook there, and the quick table over the whole space (0.714 / 0.694 / 0.688) within 0.02\n"
-    "  of VKDNW's re-run: the rest is the sample's draw and the aggregate's population (ranked over the sample's cells).",
+    "  biased convolutions, every candidate operation instantiated and masked), whose fisher sums over other layers;\n"
+    "  ours follows NB201's own network as NASLib does, and NASLib's fisher scores rank as ours\n"
+    "  ([baselines](baselines.md)). The quick table, on the same cells and over the whole space, is as far from the\n"
+    "  published value: the setting is not the cause.",
 }
 
 
@@ -653,12 +644,12 @@ def standard() -> str:
         f"training-free metric on a seeded uniform sample of {n:,} cells at the `standard` preset: NB201's own network\n"
         "(C=16, N=5) at 32×32, CIFAR-10 training images, the proxies on one batch of 64, as AZ-NAS, VKDNW and\n"
         "zero-cost-nas score it. `make standard-reference` regenerates it (`nbcap space --preset standard --sample 1000`,\n"
-        "then `--sample 200 --metrics te_ntk` into the same folder; resumable); `python experiments/standard_table.py`\n"
+        "then `--sample 48 --metrics te_ntk` into the same folder; resumable); `python experiments/standard_table.py`\n"
         "writes the summaries below (`standard_*.csv`). The `Scorer` and `nbcap compare` read it at the standard preset.\n"
         "The aggregates (`az_nas`, `vkdnw_agg`, `te_nas`) rank their components over the sample's cells, not over the\n"
         "whole space; the published values rank over all 15,625.\n\n"
         "## Against the published numbers\n\n"
-        "Ours with its 95% bootstrap interval (1,000 resamples) on the sample; the gap is ours − published, **!** where\n"
+        "Ours with its 95% bootstrap interval (200 resamples) on the sample; the gap is ours − published, **!** where\n"
         "it exceeds 0.05. Beside it the quick table (C=8, 12×12) on the same cells and over every cell it holds: a gap\n"
         "that the quick table shares on the same cells but not over the whole space is the sample's draw.\n\n"
         + table(

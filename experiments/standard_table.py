@@ -2,7 +2,7 @@
 numbers, NASWOT's N = 10 selection, and the quick table on the same cells.
 
 Usage: NBCAP_DATA=../shared python experiments/standard_table.py [--table FILE] [--out docs/results/data]
-           [--bootstrap 1000] [--seeds 500]
+           [--bootstrap 200] [--seeds 500] [--batch128 FILE]
 
 ``--table`` is a ``space.csv`` of ``nbcap space --preset standard --sample 1000`` (default: the shipped
 standard table). Writes the summaries docs/results/standard.md is rendered from:
@@ -223,7 +223,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--table", help="the standard space.csv (default: the shipped standard table)")
     p.add_argument("--out", default="docs/results/data")
-    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--bootstrap", type=int, default=report.DEFAULT_BOOTSTRAP)
     p.add_argument("--seeds", type=int, default=500, help="NASWOT selections")
     p.add_argument("--batch128", metavar="FILE", help="a space.csv of the sample's first cells at batch 128")
     args = p.parse_args()

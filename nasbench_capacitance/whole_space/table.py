@@ -1,5 +1,6 @@
-"""The whole-space tables: the shipped one (every training-free metric of all 15,625 cells at ``quick``)
-and any ``space.csv`` that ``nbcap space`` writes, read as one array per column by NB201 index."""
+"""The whole-space tables: the shipped ones (every training-free metric of all 15,625 cells at ``quick``; of a
+seeded 1,000-cell sample at ``standard``, NB201's own network) and any ``space.csv`` that ``nbcap space``
+writes, read as one array per column by NB201 index."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from ..nb201 import space
 from ..store import identity
 
 REFERENCE_TABLE = "nb201_space_quick.csv.gz"  # package data: the whole space at the quick preset (make space-reference)
-SHIPPED = {"quick": REFERENCE_TABLE}  # preset -> the shipped table scored at its training-free setting
+STANDARD_TABLE = (
+    "nb201_space_standard.csv.gz"  # package data: the 1,000-cell sample at standard (make standard-reference)
+)
+SHIPPED = {
+    "quick": REFERENCE_TABLE,
+    "standard": STANDARD_TABLE,
+}  # preset -> the table scored at its training-free setting
 
 
 def shipped_path(name: str) -> Path:
