@@ -240,3 +240,34 @@ def test_a_plugin_on_the_two_node_ray_cluster(plugin, tmp_path, nb201_table, two
     )  # fmt: skip
     with open(out / "space.csv") as f:
         assert len([r for r in csv.DictReader(f) if r["status"] == "ok" and r["active_share"]]) == 12
+
+
+def test_a_search_that_finds_no_cell_in_time_reads_as_a_dash():
+    from types import SimpleNamespace
+
+    from nasbench_capacitance.comparison.run import _search_section
+
+    rows = [
+        {"label": "warmup(x)", "budget": "1000.0", "mean": "", "std": ""},  # its warm-up costs more than 1000 s
+        {"label": "warmup(x)", "budget": "3000.0", "mean": "93.5", "std": "0.4"},
+        {"label": "rea", "budget": "1000.0", "mean": "92.3", "std": ""},  # one seed: no spread
+    ]
+    text = "\n".join(_search_section(rows, SimpleNamespace(whole_space=True, cells=[]), "x", 1))
+    assert "| `warmup(x)` | — (the proxy costs more) | 93.50 ± 0.40 |" in text and "| `rea` | 92.30 |" in text
+
+
+def test_the_report_counts_the_built_in_baselines_apart_from_the_aggregates():
+    from types import SimpleNamespace
+
+    from nasbench_capacitance.comparison import job
+    from nasbench_capacitance.comparison.run import _baselines_described
+
+    every = job.baselines()
+    some = SimpleNamespace(baselines=[*every[:-1], "az_nas"])
+    assert _baselines_described(some) == (
+        f"{len(every) - 1} of the {len(every)} built-in training-free metrics (--baselines) "
+        "and the rank aggregates over them (az_nas)"
+    )
+    assert (
+        _baselines_described(SimpleNamespace(baselines=every)) == f"every built-in training-free metric ({len(every)})"
+    )

@@ -109,9 +109,13 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _baselines_described(comp: job.Comparison) -> str:
     every = job.baselines()
-    if len(comp.baselines) == len(every):
-        return f"every built-in training-free metric ({len(every)})"
-    return f"{len(comp.baselines)} of the {len(every)} built-in training-free metrics (--baselines)"
+    chosen = [b for b in comp.baselines if b in every]
+    aggregates = [b for b in comp.baselines if b not in every]
+    if len(chosen) == len(every):
+        text = f"every built-in training-free metric ({len(every)})"
+    else:
+        text = f"{len(chosen)} of the {len(every)} built-in training-free metrics (--baselines)"
+    return text + (f" and the rank aggregates over them ({', '.join(aggregates)})" if aggregates else "")
 
 
 def report(
@@ -242,7 +246,10 @@ def _search_section(rows: list[dict], comp: job.Comparison, best: str, seeds: in
     budgets = sorted({float(r["budget"]) for r in rows})
     cells: dict[str, dict[float, str]] = {}
     for r in rows:
-        cells.setdefault(r["label"], {})[float(r["budget"])] = f"{float(r['mean']):.2f} ± {float(r['std']):.2f}"
+        mean, std = (float(v) if v not in ("", None) else math.nan for v in (r["mean"], r["std"]))
+        text = f"{mean:.2f}" + ("" if math.isnan(std) else f" ± {std:.2f}")
+        text = "— (the proxy costs more)" if math.isnan(mean) else text  # no search found a cell in time
+        cells.setdefault(r["label"], {})[float(r["budget"])] = text
     where = (
         "the whole space"
         if comp.whole_space
